@@ -1,0 +1,42 @@
+// Package mcproducer turns a request to load an out-of-tree kernel module at
+// Day 1 into an OpenShift MachineConfig whose Ignition config installs the
+// node scripts, their configuration and the systemd units that run them.
+package mcproducer
+
+// Ignition spec versions the producer can emit. 3.2.0 is accepted by every
+// OpenShift release from 4.8 on, so it is the default.
+const (
+	IgnitionV3_2        = "3.2.0"
+	IgnitionV3_4        = "3.4.0"
+	IgnitionV3_5        = "3.5.0"
+	DefaultIgnitionSpec = IgnitionV3_2
+)
+
+// Config is everything the producer needs for one Day 1 kernel module. Its
+// JSON names are the Day1KernelModule spec fields of the KRM function.
+type Config struct {
+	// Name is N, the name every node path and unit name is derived from
+	// (the Day1KernelModule's metadata.name). Empty: KernelModuleName.
+	Name string `json:"-"`
+	// MachineConfigName names the MachineConfig. Empty: "99-<pool>-<Name>".
+	MachineConfigName string `json:"machineConfigName,omitempty"`
+	// MachineConfigPool becomes the label machineconfiguration.openshift.io/role.
+	MachineConfigPool string `json:"machineConfigPool"`
+	// KernelModuleImage holds /opt/lib/modules/<kernel>/. Without a tag, the
+	// tag is the node's kernel version; "${KERNEL_FULL_VERSION}" in the tag is
+	// replaced by it; a fixed tag or a digest is used as is.
+	KernelModuleImage string `json:"kernelModuleImage"`
+	// KernelModuleName is the out-of-tree module to load.
+	KernelModuleName string `json:"kernelModuleName"`
+	// InTreeModulesToRemove are unloaded (when loaded) before the OOT module
+	// is loaded. nil: [KernelModuleName]; an empty, non-nil slice: none.
+	InTreeModulesToRemove []string `json:"inTreeModulesToRemove,omitempty"`
+	// ModuleParameters are passed to modprobe, each "name" or "name=value".
+	ModuleParameters []string `json:"moduleParameters,omitempty"`
+	// FirmwarePath is an absolute directory inside the image whose files the
+	// module loads as firmware. Empty: no firmware.
+	FirmwarePath string `json:"firmwarePath,omitempty"`
+	// IgnitionVersion is the Ignition spec version of the embedded config.
+	// Empty: DefaultIgnitionSpec.
+	IgnitionVersion string `json:"ignitionVersion,omitempty"`
+}

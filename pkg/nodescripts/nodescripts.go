@@ -1,0 +1,212 @@
+// Package nodescripts holds what day1kmod installs on a node for one
+// Day1KernelModule named N: the three bash scripts (kept as real, shellcheck-
+// clean .sh files in this directory and embedded here) and the writer of the
+// config file they read, which is the single definition of its format.
+//
+// On the node:
+//
+//	/usr/local/bin/day1kmod-N-lib.sh    Lib: sourced by the other two
+//	/usr/local/bin/day1kmod-N-load.sh   Load: ExecStart of the pre-network load unit
+//	/usr/local/bin/day1kmod-N-pull.sh   Pull: ExecStart of the post-network pull unit
+//	/etc/day1kmod/N.conf                Config.Render
+//
+// and the units run e.g. "/usr/local/bin/day1kmod-ice-load.sh /etc/day1kmod/ice.conf"
+// (LoadCommand, PullCommand). Files returns all four files for a Config.
+package nodescripts
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// The scripts, byte for byte as in this directory. They are strings rather
+// than byte slices so no importer can modify what every other importer sees.
+var (
+	//go:embed lib.sh
+	Lib string
+	//go:embed load.sh
+	Load string
+	//go:embed pull.sh
+	Pull string
+)
+
+const (
+	// BinDir holds the scripts on the node.
+	BinDir = "/usr/local/bin"
+	// ConfigDir holds the config files on the node.
+	ConfigDir = "/etc/day1kmod"
+	// KernelVersionPlaceholder in an image reference is replaced on the node
+	// by the running kernel's version (`uname -r`).
+	KernelVersionPlaceholder = "${KERNEL_FULL_VERSION}"
+	// ConfigFormat is the value of the "format" key Render writes and the
+	// scripts require.
+	ConfigFormat = "1"
+	// ScriptMode and ConfigMode are the file modes to install them with.
+	ScriptMode = 0o755
+	ConfigMode = 0o644
+)
+
+// LibPath, LoadPath and PullPath are where the scripts for name are installed;
+// the scripts find the library from their own path, so the three must stay
+// side by side with these names.
+func LibPath(name string) string  { return BinDir + "/day1kmod-" + name + "-lib.sh" }
+func LoadPath(name string) string { return BinDir + "/day1kmod-" + name + "-load.sh" }
+func PullPath(name string) string { return BinDir + "/day1kmod-" + name + "-pull.sh" }
+
+// ConfigPath is where the config file for name is installed.
+func ConfigPath(name string) string { return ConfigDir + "/" + name + ".conf" }
+
+// LoadCommand and PullCommand are the ExecStart= command lines of the units.
+// name must be valid (see Config.Render): it is not quoted.
+func LoadCommand(name string) string { return LoadPath(name) + " " + ConfigPath(name) }
+func PullCommand(name string) string { return PullPath(name) + " " + ConfigPath(name) }
+
+// Config is the content of the config file for one Day1KernelModule.
+type Config struct {
+	// Name is N: [A-Za-z0-9][A-Za-z0-9_.-]*. Every node path is derived from it.
+	Name string
+	// Image is the image reference. It may contain KernelVersionPlaceholder
+	// (a tag-less image arrives as "repo:${KERNEL_FULL_VERSION}"); otherwise
+	// (fixed tag, digest) it is used as is.
+	Image string
+	// Module is the out-of-tree module to load: [A-Za-z0-9_-]+.
+	Module string
+	// InTreeModules are unloaded, when loaded, before Module is loaded, and
+	// reloaded if it fails. May be empty.
+	InTreeModules []string
+	// Parameters are passed to modprobe: "name" or "name=value", value of
+	// [A-Za-z0-9_.,:/+-].
+	Parameters []string
+	// FirmwarePath is an absolute directory inside the image whose files are
+	// installed for the kernel's firmware loader, or "".
+	FirmwarePath string
+}
+
+// File is one file to install on the node.
+type File struct {
+	Path     string
+	Mode     int
+	Contents []byte
+}
+
+// Files returns the config file and the three scripts for c, in a fixed
+// order: config, lib, load, pull.
+func Files(c Config) ([]File, error) {
+	conf, err := c.Render()
+	if err != nil {
+		return nil, err
+	}
+	return []File{
+		{Path: ConfigPath(c.Name), Mode: ConfigMode, Contents: conf},
+		{Path: LibPath(c.Name), Mode: ScriptMode, Contents: []byte(Lib)},
+		{Path: LoadPath(c.Name), Mode: ScriptMode, Contents: []byte(Load)},
+		{Path: PullPath(c.Name), Mode: ScriptMode, Contents: []byte(Pull)},
+	}, nil
+}
+
+// The shapes Render accepts. The caller validates more strictly first; these
+// are a second line of defense: they keep every value on one line, free of
+// whitespace and shell metacharacters.
+var (
+	nameRE     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	moduleRE   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,56}$`)
+	paramRE    = regexp.MustCompile(`^[A-Za-z0-9_-]+(=[A-Za-z0-9_.,:/+-]*)?$`)
+	firmwareRE = regexp.MustCompile(`^/[A-Za-z0-9_.+/-]*$`)
+	imageRE    = regexp.MustCompile(`^` + referencePattern + `$`)
+)
+
+// referencePattern is the OCI image reference grammar (as in the
+// distribution reference package, without IPv6 hosts):
+// [domain[:port]/]path[:tag][@digest].
+const (
+	alnum            = `[a-z0-9]+`
+	separator        = `(?:[._]|__|[-]+)`
+	pathComponent    = alnum + `(?:` + separator + alnum + `)*`
+	domainComponent  = `(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])`
+	domain           = domainComponent + `(?:\.` + domainComponent + `)*(?::[0-9]+)?`
+	tag              = `[\w][\w.-]{0,127}`
+	digest           = `[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}`
+	referencePattern = `(?:` + domain + `/)?` + pathComponent + `(?:/` + pathComponent + `)*` +
+		`(?::` + tag + `)?(?:@` + digest + `)?`
+)
+
+// kernelStandIn replaces KernelVersionPlaceholder when an image reference is
+// checked: it is valid wherever the placeholder may stand.
+const kernelStandIn = "kernel"
+
+// Render returns the config file for c. The format is a comment header, then
+// one key=value line per key, in this order:
+//
+//	format=1
+//	name=N
+//	image=REFERENCE            (may contain ${KERNEL_FULL_VERSION})
+//	module=MODULE
+//	in_tree_modules=A B        (space-separated, may be empty)
+//	module_parameters=P Q=V    (space-separated, may be empty)
+//	firmware_path=/DIR         (may be empty)
+//
+// The scripts parse it (a value is everything after the first "="); they
+// never source it. Render refuses any value that is not of the documented
+// shape, so no value can carry a newline, a NUL, whitespace or shell syntax.
+// The output depends on c only: the same Config gives the same bytes.
+func (c Config) Render() ([]byte, error) {
+	if err := c.check(); err != nil {
+		return nil, fmt.Errorf("nodescripts: config %q: %w", c.Name, err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# day1kmod configuration for %s.\n", c.Name)
+	b.WriteString("# Generated: the node scripts read these key=value lines as data, never as shell code.\n")
+	line := func(k, v string) { b.WriteString(k + "=" + v + "\n") }
+	line("format", ConfigFormat)
+	line("name", c.Name)
+	line("image", c.Image)
+	line("module", c.Module)
+	line("in_tree_modules", strings.Join(c.InTreeModules, " "))
+	line("module_parameters", strings.Join(c.Parameters, " "))
+	line("firmware_path", c.FirmwarePath)
+	return []byte(b.String()), nil
+}
+
+func (c Config) check() error {
+	var errs []error
+	bad := func(field, value, want string) {
+		errs = append(errs, fmt.Errorf("%s %q: %s", field, value, want))
+	}
+	if !nameRE.MatchString(c.Name) {
+		bad("name", c.Name, "want [A-Za-z0-9][A-Za-z0-9_.-]*")
+	}
+	if c.Image == "" || !imageRE.MatchString(strings.ReplaceAll(c.Image, KernelVersionPlaceholder, kernelStandIn)) {
+		bad("image", c.Image, "want an image reference, optionally with "+KernelVersionPlaceholder)
+	}
+	if !moduleRE.MatchString(c.Module) {
+		bad("module", c.Module, "want [A-Za-z0-9_-], 1 to 56 characters")
+	}
+	for i, m := range c.InTreeModules {
+		if !moduleRE.MatchString(m) {
+			bad(fmt.Sprintf("in-tree module [%d]", i), m, "want [A-Za-z0-9_-], 1 to 56 characters")
+		}
+	}
+	for i, p := range c.Parameters {
+		if !paramRE.MatchString(p) {
+			bad(fmt.Sprintf("parameter [%d]", i), p, "want name or name=value, value of [A-Za-z0-9_.,:/+-]")
+		}
+	}
+	if c.FirmwarePath != "" {
+		if !firmwareRE.MatchString(c.FirmwarePath) || hasDotDot(c.FirmwarePath) {
+			bad("firmware path", c.FirmwarePath, "want an absolute path of [A-Za-z0-9_.+/-] without ..")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func hasDotDot(p string) bool {
+	for _, part := range strings.Split(p, "/") {
+		if part == ".." {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,215 @@
+package nodescripts
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const kvPlaceholder = "${KERNEL_FULL_VERSION}"
+
+func goodConfig() Config {
+	return Config{
+		Name:          "ice",
+		Image:         "quay.io/acme/ice-kmod:" + kvPlaceholder,
+		Module:        "ice",
+		InTreeModules: []string{"ice"},
+		Parameters:    []string{"debug=1", "enable"},
+		FirmwarePath:  "/firmware",
+	}
+}
+
+func TestRenderFormat(t *testing.T) {
+	got, err := goodConfig().Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `# day1kmod configuration for ice.
+# Generated: the node scripts read these key=value lines as data, never as shell code.
+format=1
+name=ice
+image=quay.io/acme/ice-kmod:${KERNEL_FULL_VERSION}
+module=ice
+in_tree_modules=ice
+module_parameters=debug=1 enable
+firmware_path=/firmware
+`
+	if string(got) != want {
+		t.Errorf("Render() =\n%s\nwant\n%s", got, want)
+	}
+	again, _ := goodConfig().Render()
+	if !bytes.Equal(got, again) {
+		t.Error("Render is not deterministic")
+	}
+}
+
+func TestRenderGood(t *testing.T) {
+	for name, mod := range map[string]func(*Config){
+		"as given":           func(*Config) {},
+		"empty lists":        func(c *Config) { c.InTreeModules, c.Parameters = nil, []string{} },
+		"no firmware":        func(c *Config) { c.FirmwarePath = "" },
+		"several in-tree":    func(c *Config) { c.InTreeModules = []string{"ice", "irdma", "snd-hda_intel"} },
+		"name with dots":     func(c *Config) { c.Name = "ice.v2_x-1" },
+		"fixed tag":          func(c *Config) { c.Image = "quay.io/acme/ice-kmod:1.2.3" },
+		"no registry":        func(c *Config) { c.Image = "acme/ice:" + kvPlaceholder },
+		"registry with port": func(c *Config) { c.Image = "registry.example.com:5000/a/b/c:v1" },
+		"digest": func(c *Config) {
+			c.Image = "quay.io/acme/ice@sha256:" + strings.Repeat("ab", 32)
+		},
+		"tag and digest": func(c *Config) {
+			c.Image = "quay.io/acme/ice:v1@sha256:" + strings.Repeat("0", 64)
+		},
+		"placeholder inside tag": func(c *Config) { c.Image = "quay.io/acme/ice:v1-" + kvPlaceholder },
+		"param value chars":      func(c *Config) { c.Parameters = []string{"a=/x/y.z,1:2+3-4_5", "b="} },
+		"firmware dots in names": func(c *Config) { c.FirmwarePath = "/lib/firmware/intel/ice.ddp/v1.2" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := goodConfig()
+			mod(&c)
+			if _, err := c.Render(); err != nil {
+				t.Errorf("Render(%+v): %v", c, err)
+			}
+		})
+	}
+}
+
+func TestRenderRejects(t *testing.T) {
+	for name, mod := range map[string]func(*Config){
+		"empty name":                func(c *Config) { c.Name = "" },
+		"name leading dot":          func(c *Config) { c.Name = ".ice" },
+		"name with slash":           func(c *Config) { c.Name = "a/b" },
+		"name with newline":         func(c *Config) { c.Name = "ice\nimage=evil" },
+		"name with space":           func(c *Config) { c.Name = "ice x" },
+		"empty image":               func(c *Config) { c.Image = "" },
+		"image with newline":        func(c *Config) { c.Image = "quay.io/a/b:v1\nmodule=evil" },
+		"image with space":          func(c *Config) { c.Image = "quay.io/a/b:v1 x" },
+		"image with NUL":            func(c *Config) { c.Image = "quay.io/a/b:v1\x00" },
+		"image with command":        func(c *Config) { c.Image = "quay.io/a/b:$(reboot)" },
+		"image other variable":      func(c *Config) { c.Image = "quay.io/a/b:${HOME}" },
+		"image uppercase path":      func(c *Config) { c.Image = "quay.io/Acme/b:v1" },
+		"image short digest":        func(c *Config) { c.Image = "quay.io/a/b@sha256:abc" },
+		"image placeholder digest":  func(c *Config) { c.Image = "quay.io/a/b@sha256:" + kvPlaceholder },
+		"image trailing colon":      func(c *Config) { c.Image = "quay.io/a/b:" },
+		"empty module":              func(c *Config) { c.Module = "" },
+		"module with dot":           func(c *Config) { c.Module = "ice.ko" },
+		"module too long":           func(c *Config) { c.Module = strings.Repeat("m", 57) },
+		"module with newline":       func(c *Config) { c.Module = "ice\n" },
+		"in-tree with space":        func(c *Config) { c.InTreeModules = []string{"ice irdma"} },
+		"in-tree empty element":     func(c *Config) { c.InTreeModules = []string{""} },
+		"in-tree with tab":          func(c *Config) { c.InTreeModules = []string{"ice\tx"} },
+		"param with space":          func(c *Config) { c.Parameters = []string{"a=1 b=2"} },
+		"param empty":               func(c *Config) { c.Parameters = []string{""} },
+		"param quote":               func(c *Config) { c.Parameters = []string{`a="x"`} },
+		"param semicolon":           func(c *Config) { c.Parameters = []string{"a=1;reboot"} },
+		"param dollar":              func(c *Config) { c.Parameters = []string{"a=$x"} },
+		"param newline":             func(c *Config) { c.Parameters = []string{"a=1\nname=x"} },
+		"param no name":             func(c *Config) { c.Parameters = []string{"=1"} },
+		"firmware relative":         func(c *Config) { c.FirmwarePath = "firmware" },
+		"firmware dotdot":           func(c *Config) { c.FirmwarePath = "/firmware/../etc" },
+		"firmware trailing dotdot":  func(c *Config) { c.FirmwarePath = "/firmware/.." },
+		"firmware space":            func(c *Config) { c.FirmwarePath = "/my firmware" },
+		"firmware newline":          func(c *Config) { c.FirmwarePath = "/fw\nname=x" },
+		"firmware NUL":              func(c *Config) { c.FirmwarePath = "/fw\x00" },
+		"firmware shell characters": func(c *Config) { c.FirmwarePath = "/fw/$(id)" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := goodConfig()
+			mod(&c)
+			out, err := c.Render()
+			if err == nil {
+				t.Fatalf("Render(%+v) = %q, want an error", c, out)
+			}
+			if out != nil {
+				t.Errorf("Render returned output with an error: %q", out)
+			}
+		})
+	}
+}
+
+func TestFilesAndPaths(t *testing.T) {
+	files, err := Files(goodConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"/etc/day1kmod/ice.conf",
+		"/usr/local/bin/day1kmod-ice-lib.sh",
+		"/usr/local/bin/day1kmod-ice-load.sh",
+		"/usr/local/bin/day1kmod-ice-pull.sh",
+	}
+	for i, f := range files {
+		if f.Path != want[i] {
+			t.Errorf("file %d: path %s, want %s", i, f.Path, want[i])
+		}
+	}
+	if got := LoadCommand("ice"); got != "/usr/local/bin/day1kmod-ice-load.sh /etc/day1kmod/ice.conf" {
+		t.Errorf("LoadCommand = %q", got)
+	}
+	if got := PullCommand("ice"); got != "/usr/local/bin/day1kmod-ice-pull.sh /etc/day1kmod/ice.conf" {
+		t.Errorf("PullCommand = %q", got)
+	}
+	// The scripts find the library by replacing their own suffix.
+	for _, p := range []string{LoadPath("ice"), PullPath("ice")} {
+		if lib := p[:strings.LastIndex(p, "-")] + "-lib.sh"; lib != LibPath("ice") {
+			t.Errorf("%s would source %s, not %s", p, lib, LibPath("ice"))
+		}
+	}
+	if _, err := Files(Config{Name: "bad name"}); err == nil {
+		t.Error("Files accepted a bad config")
+	}
+}
+
+// The embedded scripts are the files in this directory, and the state
+// directory is named in lib.sh only.
+func TestEmbedded(t *testing.T) {
+	for name, got := range map[string]string{"lib.sh": Lib, "load.sh": Load, "pull.sh": Pull} {
+		disk, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != string(disk) || got == "" {
+			t.Errorf("embedded %s differs from the file", name)
+		}
+		if !strings.Contains(got, "set -euo pipefail") && name != "lib.sh" {
+			t.Errorf("%s lacks set -euo pipefail", name)
+		}
+		if strings.Contains(got, "/var/lib/day1kmod") != (name == "lib.sh") {
+			t.Errorf("%s: the state directory must be named in lib.sh only", name)
+		}
+		for _, bad := range []string{"eval ", "source \"$1\"", ". \"$1\""} {
+			if strings.Contains(got, bad) {
+				t.Errorf("%s contains %q", name, bad)
+			}
+		}
+	}
+	if strings.Contains(Load, "podman") {
+		t.Error("load.sh must not run podman")
+	}
+}
+
+// shellcheck every script: the node scripts, the fakes and their library.
+func TestShellcheck(t *testing.T) {
+	sc, err := exec.LookPath("shellcheck")
+	if err != nil {
+		if os.Getenv("CI") == "" {
+			t.Skip("shellcheck not installed (required when CI is set)")
+		}
+		t.Fatal("shellcheck not installed: it is required in CI")
+	}
+	files := []string{"lib.sh", "load.sh", "pull.sh", "testdata/fakelib.sh"}
+	fakes, err := filepath.Glob("testdata/fakebin/*")
+	if err != nil || len(fakes) == 0 {
+		t.Fatalf("no fakes found: %v", err)
+	}
+	files = append(files, fakes...)
+	// -x follows the "source=" directives, which are relative to this
+	// directory (the test's working directory).
+	cmd := exec.Command(sc, append([]string{"-x", "-f", "gcc"}, files...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(out) > 0 {
+		t.Errorf("shellcheck: %v\n%s", err, out)
+	}
+}

@@ -3,6 +3,8 @@
 // node scripts, their configuration and the systemd units that run them.
 package mcproducer
 
+import "strings"
+
 // Ignition spec versions the producer can emit. 3.2.0 is accepted by every
 // OpenShift release from 4.8 on, so it is the default.
 const (
@@ -39,4 +41,29 @@ type Config struct {
 	// IgnitionVersion is the Ignition spec version of the embedded config.
 	// Empty: DefaultIgnitionSpec.
 	IgnitionVersion string `json:"ignitionVersion,omitempty"`
+}
+
+// WithDefaults returns c with every defaulted field filled in. It does not
+// validate: call Validate first, or use NewMachineConfig.
+func (c Config) WithDefaults() Config {
+	if c.Name == "" {
+		c.Name = c.KernelModuleName
+	}
+	if c.MachineConfigName == "" {
+		c.MachineConfigName = defaultMachineConfigName(c.MachineConfigPool, c.Name)
+	}
+	if c.InTreeModulesToRemove == nil && c.KernelModuleName != "" {
+		c.InTreeModulesToRemove = []string{c.KernelModuleName}
+	}
+	if c.IgnitionVersion == "" {
+		c.IgnitionVersion = DefaultIgnitionSpec
+	}
+	return c
+}
+
+// defaultMachineConfigName follows the MCO's convention for user content
+// ("99-<pool>-<what>"), lower-cased so a module name like "Foo_bar" still
+// yields a valid object name.
+func defaultMachineConfigName(pool, name string) string {
+	return "99-" + pool + "-" + strings.ToLower(strings.ReplaceAll(name, "_", "-"))
 }

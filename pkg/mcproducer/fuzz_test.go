@@ -1,0 +1,70 @@
+package mcproducer
+
+import (
+	"bytes"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/day1kmod/day1kmod/pkg/nodescripts"
+)
+
+var configLine = regexp.MustCompile(`^[a-z_]+=`)
+
+// FuzzNewMachineConfig feeds arbitrary strings to every parameter. Either
+// the input is refused with no output, or the output parses and validates,
+// scripts are the embedded ones, units depend on N alone, and every other
+// value lands on its own line of the config file.
+func FuzzNewMachineConfig(f *testing.F) {
+	f.Add("", "99-worker-ice", "worker", "quay.io/acme/ice-kmod", "ice", "ice", "debug=1", "/firmware", "")
+	f.Add("ice", "", "worker", "quay.io/acme/ice-kmod:${KERNEL_FULL_VERSION}", "ice", "", "", "", "3.4.0")
+	f.Add("x", "mc", "pool", "quay.io/a/b@sha256:"+strings.Repeat("a", 64), "m_1", "a\nb", "p=1\nExecStart=/bin/sh", "/fw/../x", "3.5.0")
+	f.Add("n", "mc", "p", "quay.io/a/b:`id`", "m;reboot", "$(id)", "a=%n", "/f w", "9")
+	f.Fuzz(func(t *testing.T, name, mcName, pool, image, module, intree, param, firmware, version string) {
+		c := Config{
+			Name: name, MachineConfigName: mcName, MachineConfigPool: pool, KernelModuleImage: image,
+			KernelModuleName: module, ModuleParameters: []string{param}, FirmwarePath: firmware, IgnitionVersion: version,
+		}
+		if intree != "" {
+			c.InTreeModulesToRemove = []string{intree}
+		}
+		mc, err := NewMachineConfig(c)
+		if err != nil {
+			if mc != nil {
+				t.Fatal("output and an error")
+			}
+			return
+		}
+		out, err := MarshalYAML(mc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := c.WithDefaults()
+		dec := decode(t, out, d.IgnitionVersion)
+		l := layout{name: d.Name}
+		if len(dec.files) != 4 || len(dec.units) != 2 {
+			t.Fatalf("files %v units %v", keys(dec.files), keys(dec.units))
+		}
+		for path, want := range map[string][]byte{
+			nodescripts.LibPath(l.name): []byte(nodescripts.Lib), nodescripts.LoadPath(l.name): []byte(nodescripts.Load), nodescripts.PullPath(l.name): []byte(nodescripts.Pull),
+		} {
+			if !bytes.Equal(contents(t, dec.files[path]), want) {
+				t.Fatalf("%s is not the embedded script", path)
+			}
+		}
+		if *dec.units[l.loadUnit()].Contents != loadUnit(l) || *dec.units[l.pullUnit()].Contents != pullUnit(l) {
+			t.Fatal("a unit depends on more than N")
+		}
+		keysSeen := map[string]bool{}
+		for _, line := range strings.Split(strings.TrimSuffix(string(contents(t, dec.files[nodescripts.ConfigPath(l.name)])), "\n"), "\n") {
+			if strings.HasPrefix(line, "#") {
+				continue
+			}
+			key := configLine.FindString(line)
+			if key == "" || keysSeen[key] {
+				t.Fatalf("config line %q is not a single key=value", line)
+			}
+			keysSeen[key] = true
+		}
+	})
+}

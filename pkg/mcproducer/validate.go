@@ -1,0 +1,171 @@
+package mcproducer
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// The patterns admit nothing that could end a unit line or a shell word, or
+// be read by modprobe as an option: no whitespace, quotes, '%', '$', '`', ';'.
+var (
+	// nameRe: N names files and units; '.' keeps DNS-1123 subdomains usable.
+	nameRe      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	moduleRe    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_-]*$`)
+	parameterRe = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_-]*)(=[A-Za-z0-9_.,:/+-]*)?$`)
+	firmwareRe  = regexp.MustCompile(`^/[A-Za-z0-9_.+/-]*$`)
+)
+
+const (
+	maxNameLength      = 63
+	maxModuleLength    = 56 // MODULE_NAME_LEN - 1 in the kernel
+	maxParameterLength = 1024
+	maxPathLength      = 1024
+)
+
+// SupportedIgnitionVersions lists the spec versions Config.IgnitionVersion takes.
+var SupportedIgnitionVersions = []string{IgnitionV3_2, IgnitionV3_4, IgnitionV3_5}
+
+// Validate returns every problem in c at once, each naming its field path and
+// value. Spec field paths are children of specPath (nil: top level); Name is
+// reported at namePath (nil: "name"). Defaults are applied first, so a
+// defaulted value that is invalid is reported at the field it comes from.
+func (c Config) Validate(specPath, namePath *field.Path) field.ErrorList {
+	at := func(f string) *field.Path {
+		if specPath == nil {
+			return field.NewPath(f)
+		}
+		return specPath.Child(f)
+	}
+	if namePath == nil {
+		namePath = field.NewPath("name")
+	}
+	var errs field.ErrorList
+	if c.Name != "" {
+		errs = append(errs, validateName(c.Name, namePath)...)
+	}
+	errs = append(errs, validateModule(c.KernelModuleName, at("kernelModuleName"), true)...)
+
+	errs = append(errs, validatePool(c.MachineConfigPool, at("machineConfigPool"))...)
+	if c.MachineConfigName != "" {
+		errs = append(errs, validateMachineConfigName(c.MachineConfigName, at("machineConfigName"))...)
+	} else if len(errs) == 0 {
+		// The derived name can still be too long for an object name.
+		d := c.WithDefaults()
+		for _, e := range validateMachineConfigName(d.MachineConfigName, at("machineConfigName")) {
+			e.Detail += " (derived from machineConfigPool and the name; set machineConfigName)"
+			errs = append(errs, e)
+		}
+	}
+
+	if _, err := ParseImage(c.KernelModuleImage); err != nil {
+		if c.KernelModuleImage == "" {
+			errs = append(errs, field.Required(at("kernelModuleImage"), "the image holding /opt/lib/modules/<kernel>/"))
+		} else {
+			errs = append(errs, field.Invalid(at("kernelModuleImage"), c.KernelModuleImage, err.Error()))
+		}
+	}
+
+	seen := map[string]bool{}
+	for i, m := range c.InTreeModulesToRemove {
+		p := at("inTreeModulesToRemove").Index(i)
+		errs = append(errs, validateModule(m, p, true)...)
+		if k := canonicalModule(m); seen[k] {
+			errs = append(errs, field.Duplicate(p, m))
+		} else {
+			seen[k] = true
+		}
+	}
+
+	params := map[string]bool{}
+	for i, p := range c.ModuleParameters {
+		fp := at("moduleParameters").Index(i)
+		m := parameterRe.FindStringSubmatch(p)
+		switch {
+		case p == "":
+			errs = append(errs, field.Required(fp, "a parameter is name or name=value"))
+		case len(p) > maxParameterLength:
+			errs = append(errs, tooLong(fp, p, maxParameterLength))
+		case m == nil:
+			errs = append(errs, field.Invalid(fp, p,
+				"must be name or name=value: name of letters, digits, '_' and '-'; value of letters, digits and _.,:/+- (no spaces, quotes or shell characters)"))
+		case params[m[1]]:
+			errs = append(errs, field.Duplicate(fp, p))
+		default:
+			params[m[1]] = true
+		}
+	}
+
+	if f := c.FirmwarePath; f != "" {
+		fp := at("firmwarePath")
+		switch {
+		case len(f) > maxPathLength:
+			errs = append(errs, tooLong(fp, f, maxPathLength))
+		case !firmwareRe.MatchString(f):
+			errs = append(errs, field.Invalid(fp, f, "must be an absolute path of letters, digits and _.+/- inside the image"))
+		case path.Clean(f) != f || strings.Contains(f, ".."):
+			errs = append(errs, field.Invalid(fp, f, "must be a clean path: no '..', '//', '.' segments or trailing '/'"))
+		case f == "/":
+			errs = append(errs, field.Invalid(fp, f, "must name a directory below the image's root"))
+		}
+	}
+
+	if v := c.IgnitionVersion; v != "" && !slices.Contains(SupportedIgnitionVersions, v) {
+		errs = append(errs, field.NotSupported(at("ignitionVersion"), v, SupportedIgnitionVersions))
+	}
+	return errs
+}
+
+func validateName(n string, p *field.Path) field.ErrorList {
+	switch {
+	case len(n) > maxNameLength:
+		return field.ErrorList{tooLong(p, n, maxNameLength)}
+	case !nameRe.MatchString(n):
+		return field.ErrorList{field.Invalid(p, n, "must start with a letter or digit and hold only letters, digits, '_', '.' and '-'")}
+	}
+	return nil
+}
+
+func validateModule(m string, p *field.Path, required bool) field.ErrorList {
+	switch {
+	case m == "" && required:
+		return field.ErrorList{field.Required(p, "a kernel module name")}
+	case len(m) > maxModuleLength:
+		return field.ErrorList{tooLong(p, m, maxModuleLength)}
+	case !moduleRe.MatchString(m):
+		return field.ErrorList{field.Invalid(p, m, "a kernel module name holds only letters, digits, '_' and '-', and does not start with '-'")}
+	}
+	return nil
+}
+
+func validatePool(pool string, p *field.Path) field.ErrorList {
+	if pool == "" {
+		return field.ErrorList{field.Required(p, "the MachineConfigPool whose nodes load the module, e.g. worker")}
+	}
+	return dnsErrors(p, pool, validation.IsDNS1123Label(pool))
+}
+
+func validateMachineConfigName(n string, p *field.Path) field.ErrorList {
+	return dnsErrors(p, n, validation.IsDNS1123Subdomain(n))
+}
+
+func dnsErrors(p *field.Path, v string, msgs []string) field.ErrorList {
+	if len(msgs) == 0 {
+		return nil
+	}
+	return field.ErrorList{field.Invalid(p, v, strings.Join(msgs, "; "))}
+}
+
+// tooLong is an Invalid error rather than field.TooLong, whose message
+// leaves out the value: the user should see what they typed.
+func tooLong(p *field.Path, v string, max int) *field.Error {
+	return field.Invalid(p, v, fmt.Sprintf("must be at most %d characters", max))
+}
+
+// canonicalModule folds '-' to '_' as the kernel does for module names.
+func canonicalModule(m string) string { return strings.ReplaceAll(m, "-", "_") }

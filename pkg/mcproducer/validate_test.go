@@ -1,0 +1,225 @@
+package mcproducer
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+func seedConfig() Config {
+	return Config{
+		MachineConfigName: "99-worker-ice",
+		MachineConfigPool: "worker",
+		KernelModuleImage: "quay.io/acme/ice-kmod",
+		KernelModuleName:  "ice",
+	}
+}
+
+// badInput lists inputs a user can type that must be refused, each with the
+// field path the error names and the error type.
+var badInput = []struct {
+	name   string
+	change func(*Config)
+	path   string
+	typ    field.ErrorType
+}{
+	{"empty module name", func(c *Config) { c.KernelModuleName = "" }, "kernelModuleName", field.ErrorTypeRequired},
+	{"empty pool", func(c *Config) { c.MachineConfigPool = "" }, "machineConfigPool", field.ErrorTypeRequired},
+	{"empty image", func(c *Config) { c.KernelModuleImage = "" }, "kernelModuleImage", field.ErrorTypeRequired},
+	{"machine config name with capitals", func(c *Config) { c.MachineConfigName = "99-Worker-ICE" }, "machineConfigName", field.ErrorTypeInvalid},
+	{"machine config name with underscore", func(c *Config) { c.MachineConfigName = "99_worker_ice" }, "machineConfigName", field.ErrorTypeInvalid},
+	{"machine config name too long", func(c *Config) { c.MachineConfigName = strings.Repeat("a", 254) }, "machineConfigName", field.ErrorTypeInvalid},
+	{"machine config name with newline", func(c *Config) { c.MachineConfigName = "99-worker\nice" }, "machineConfigName", field.ErrorTypeInvalid},
+	{"pool with dot", func(c *Config) { c.MachineConfigPool = "worker.ice" }, "machineConfigPool", field.ErrorTypeInvalid},
+	{"pool with capitals", func(c *Config) { c.MachineConfigPool = "Worker" }, "machineConfigPool", field.ErrorTypeInvalid},
+	{"pool too long", func(c *Config) { c.MachineConfigPool = strings.Repeat("w", 64) }, "machineConfigPool", field.ErrorTypeInvalid},
+	{"pool with space", func(c *Config) { c.MachineConfigPool = "work er" }, "machineConfigPool", field.ErrorTypeInvalid},
+	{"module with dot", func(c *Config) { c.KernelModuleName = "ice.ko" }, "kernelModuleName", field.ErrorTypeInvalid},
+	{"module starting with dash", func(c *Config) { c.KernelModuleName = "-ice" }, "kernelModuleName", field.ErrorTypeInvalid},
+	{"module 57 characters", func(c *Config) { c.KernelModuleName = strings.Repeat("m", 57) }, "kernelModuleName", field.ErrorTypeInvalid},
+	{"module with semicolon", func(c *Config) { c.KernelModuleName = "ice;reboot" }, "kernelModuleName", field.ErrorTypeInvalid},
+	{"module with space", func(c *Config) { c.KernelModuleName = "ice e" }, "kernelModuleName", field.ErrorTypeInvalid},
+	{"module with newline", func(c *Config) { c.KernelModuleName = "ice\nExecStart=/bin/sh" }, "kernelModuleName", field.ErrorTypeInvalid},
+	{"module with percent", func(c *Config) { c.KernelModuleName = "ice%n" }, "kernelModuleName", field.ErrorTypeInvalid},
+	{"image without registry", func(c *Config) { c.KernelModuleImage = "acme/ice-kmod" }, "kernelModuleImage", field.ErrorTypeInvalid},
+	{"image with capitals", func(c *Config) { c.KernelModuleImage = "quay.io/Acme/ice" }, "kernelModuleImage", field.ErrorTypeInvalid},
+	{"image with space", func(c *Config) { c.KernelModuleImage = "quay.io/acme/ice kmod" }, "kernelModuleImage", field.ErrorTypeInvalid},
+	{"image with backtick", func(c *Config) { c.KernelModuleImage = "quay.io/acme/ice:`id`" }, "kernelModuleImage", field.ErrorTypeInvalid},
+	{"image with command substitution", func(c *Config) { c.KernelModuleImage = "quay.io/acme/ice:$(id)" }, "kernelModuleImage", field.ErrorTypeInvalid},
+	{"image with other variable", func(c *Config) { c.KernelModuleImage = "quay.io/acme/ice:${HOME}" }, "kernelModuleImage", field.ErrorTypeInvalid},
+	{"image with placeholder in repository", func(c *Config) { c.KernelModuleImage = "quay.io/acme/${KERNEL_FULL_VERSION}:v1" }, "kernelModuleImage", field.ErrorTypeInvalid},
+	{"image with placeholder and digest", func(c *Config) {
+		c.KernelModuleImage = "quay.io/acme/ice:${KERNEL_FULL_VERSION}@sha256:" + strings.Repeat("a", 64)
+	}, "kernelModuleImage", field.ErrorTypeInvalid},
+	{"image with short digest", func(c *Config) { c.KernelModuleImage = "quay.io/acme/ice@sha256:abc" }, "kernelModuleImage", field.ErrorTypeInvalid},
+	{"image with newline", func(c *Config) { c.KernelModuleImage = "quay.io/acme/ice\n" }, "kernelModuleImage", field.ErrorTypeInvalid},
+	{"image tag too long", func(c *Config) { c.KernelModuleImage = "quay.io/acme/ice:" + strings.Repeat("t", 129) }, "kernelModuleImage", field.ErrorTypeInvalid},
+	{"image with quote", func(c *Config) { c.KernelModuleImage = `quay.io/acme/ice:"v1"` }, "kernelModuleImage", field.ErrorTypeInvalid},
+	{"in-tree module with space", func(c *Config) { c.InTreeModulesToRemove = []string{"ice", "i40e e1000"} }, "inTreeModulesToRemove[1]", field.ErrorTypeInvalid},
+	{"in-tree module empty", func(c *Config) { c.InTreeModulesToRemove = []string{""} }, "inTreeModulesToRemove[0]", field.ErrorTypeRequired},
+	{"in-tree module duplicate", func(c *Config) { c.InTreeModulesToRemove = []string{"ice_x", "ice-x"} }, "inTreeModulesToRemove[1]", field.ErrorTypeDuplicate},
+	{"in-tree module option", func(c *Config) { c.InTreeModulesToRemove = []string{"--force"} }, "inTreeModulesToRemove[0]", field.ErrorTypeInvalid},
+	{"parameter with space", func(c *Config) { c.ModuleParameters = []string{"debug=1 2"} }, "moduleParameters[0]", field.ErrorTypeInvalid},
+	{"parameter with quote", func(c *Config) { c.ModuleParameters = []string{`name="x"`} }, "moduleParameters[0]", field.ErrorTypeInvalid},
+	{"parameter with dollar", func(c *Config) { c.ModuleParameters = []string{"debug=$HOME"} }, "moduleParameters[0]", field.ErrorTypeInvalid},
+	{"parameter with newline", func(c *Config) { c.ModuleParameters = []string{"debug=1\nExecStartPre=/bin/sh"} }, "moduleParameters[0]", field.ErrorTypeInvalid},
+	{"parameter with semicolon", func(c *Config) { c.ModuleParameters = []string{"debug=1;reboot"} }, "moduleParameters[0]", field.ErrorTypeInvalid},
+	{"parameter as an option", func(c *Config) { c.ModuleParameters = []string{"--force"} }, "moduleParameters[0]", field.ErrorTypeInvalid},
+	{"parameter empty", func(c *Config) { c.ModuleParameters = []string{"debug=1", ""} }, "moduleParameters[1]", field.ErrorTypeRequired},
+	{"parameter duplicate name", func(c *Config) { c.ModuleParameters = []string{"debug=1", "debug=2"} }, "moduleParameters[1]", field.ErrorTypeDuplicate},
+	{"parameter with percent", func(c *Config) { c.ModuleParameters = []string{"fmt=%s"} }, "moduleParameters[0]", field.ErrorTypeInvalid},
+	{"firmware relative", func(c *Config) { c.FirmwarePath = "firmware" }, "firmwarePath", field.ErrorTypeInvalid},
+	{"firmware with dotdot", func(c *Config) { c.FirmwarePath = "/firmware/../etc" }, "firmwarePath", field.ErrorTypeInvalid},
+	{"firmware trailing slash", func(c *Config) { c.FirmwarePath = "/firmware/" }, "firmwarePath", field.ErrorTypeInvalid},
+	{"firmware root", func(c *Config) { c.FirmwarePath = "/" }, "firmwarePath", field.ErrorTypeInvalid},
+	{"firmware with space", func(c *Config) { c.FirmwarePath = "/lib/my firmware" }, "firmwarePath", field.ErrorTypeInvalid},
+	{"firmware with backtick", func(c *Config) { c.FirmwarePath = "/fw`id`" }, "firmwarePath", field.ErrorTypeInvalid},
+	{"firmware with newline", func(c *Config) { c.FirmwarePath = "/fw\n/etc" }, "firmwarePath", field.ErrorTypeInvalid},
+	{"ignition version unknown", func(c *Config) { c.IgnitionVersion = "3.3.0" }, "ignitionVersion", field.ErrorTypeNotSupported},
+	{"ignition version 2", func(c *Config) { c.IgnitionVersion = "2.2.0" }, "ignitionVersion", field.ErrorTypeNotSupported},
+	{"name with slash", func(c *Config) { c.Name = "ice/../x" }, "name", field.ErrorTypeInvalid},
+	{"name with space", func(c *Config) { c.Name = "ice x" }, "name", field.ErrorTypeInvalid},
+	{"name starting with dot", func(c *Config) { c.Name = ".ice" }, "name", field.ErrorTypeInvalid},
+	{"name too long", func(c *Config) { c.Name = strings.Repeat("n", 64) }, "name", field.ErrorTypeInvalid},
+}
+
+func TestValidateRejectsBadInput(t *testing.T) {
+	n := 0
+	for _, tc := range badInput {
+		n++
+		t.Run(tc.name, func(t *testing.T) {
+			c := seedConfig()
+			tc.change(&c)
+			errs := c.Validate(nil, nil)
+			if len(errs) != 1 {
+				t.Fatalf("want exactly one error at %s, got %d: %v", tc.path, len(errs), errs)
+			}
+			e := errs[0]
+			if e.Field != tc.path || e.Type != tc.typ {
+				t.Errorf("got %s at %q, want %s at %q (%v)", e.Type, e.Field, tc.typ, tc.path, e)
+			}
+			// The message shows the user the value they typed, unless the
+			// field was missing.
+			if tc.typ != field.ErrorTypeRequired && !strings.Contains(e.Error(), strconv.Quote(valueString(e.BadValue))) {
+				t.Errorf("error does not show the bad value: %v", e)
+			}
+			if mc, err := NewMachineConfig(c); err == nil || mc != nil {
+				t.Errorf("NewMachineConfig produced output for bad input")
+			}
+		})
+	}
+	if n < 30 {
+		t.Errorf("only %d bad-input cases", n)
+	}
+}
+
+func valueString(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return ""
+}
+
+func TestValidateReportsAllProblemsAtOnce(t *testing.T) {
+	c := Config{
+		MachineConfigName:     "Bad_Name",
+		MachineConfigPool:     "",
+		KernelModuleImage:     "not an image",
+		KernelModuleName:      "ice;rm",
+		InTreeModulesToRemove: []string{"ok", "bad mod"},
+		ModuleParameters:      []string{"a=`x`"},
+		FirmwarePath:          "../fw",
+		IgnitionVersion:       "9.9.9",
+	}
+	errs := c.Validate(field.NewPath("spec"), field.NewPath("metadata", "name"))
+	want := []string{"spec.kernelModuleName", "spec.machineConfigPool", "spec.machineConfigName",
+		"spec.kernelModuleImage", "spec.inTreeModulesToRemove[1]", "spec.moduleParameters[0]",
+		"spec.firmwarePath", "spec.ignitionVersion"}
+	got := map[string]bool{}
+	for _, e := range errs {
+		got[e.Field] = true
+	}
+	for _, w := range want {
+		if !got[w] {
+			t.Errorf("no error at %s; got %v", w, errs)
+		}
+	}
+	if len(errs) != len(want) {
+		t.Errorf("got %d errors, want %d: %v", len(errs), len(want), errs)
+	}
+}
+
+func TestValidateNamePath(t *testing.T) {
+	c := seedConfig()
+	c.Name = "bad name"
+	errs := c.Validate(field.NewPath("spec"), field.NewPath("metadata", "name"))
+	if len(errs) != 1 || errs[0].Field != "metadata.name" {
+		t.Fatalf("want one error at metadata.name, got %v", errs)
+	}
+}
+
+func TestDerivedMachineConfigName(t *testing.T) {
+	c := seedConfig()
+	c.MachineConfigName = ""
+	if got := c.WithDefaults().MachineConfigName; got != "99-worker-ice" {
+		t.Errorf("derived name %q", got)
+	}
+	c.Name = "Ice_Driver"
+	if got := c.WithDefaults().MachineConfigName; got != "99-worker-ice-driver" {
+		t.Errorf("derived name %q is not lower-cased DNS", got)
+	}
+	// A name that is fine for files and units can still derive an invalid
+	// object name: the error points at the field that fixes it.
+	c.Name = "ice-"
+	errs := c.Validate(nil, nil)
+	if len(errs) != 1 || errs[0].Field != "machineConfigName" || !strings.Contains(errs[0].Error(), "set machineConfigName") {
+		t.Errorf("want one error at machineConfigName, got %v", errs)
+	}
+}
+
+func TestValidAccepted(t *testing.T) {
+	for name, c := range map[string]Config{
+		"seed":            seedConfig(),
+		"tag":             {MachineConfigPool: "worker", KernelModuleImage: "quay.io/acme/ice-kmod:1.2.3", KernelModuleName: "ice"},
+		"placeholder tag": {MachineConfigPool: "worker", KernelModuleImage: "quay.io/acme/ice-kmod:v1-${KERNEL_FULL_VERSION}", KernelModuleName: "ice"},
+		"digest":          {MachineConfigPool: "worker", KernelModuleImage: "quay.io/acme/ice-kmod@sha256:" + strings.Repeat("0", 64), KernelModuleName: "ice"},
+		"registry port":   {MachineConfigPool: "worker", KernelModuleImage: "registry.example.com:5000/acme/ice", KernelModuleName: "ice"},
+		"localhost":       {MachineConfigPool: "worker", KernelModuleImage: "localhost/dummy", KernelModuleName: "dummy"},
+		"no in-tree":      {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "ice", InTreeModulesToRemove: []string{}},
+		"56 chars":        {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: strings.Repeat("m", 56)},
+		"params firmware": {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "ice", ModuleParameters: []string{"debug=1", "enable", "mac=00:11:22:33:44:55", "list=1,2,3"}, FirmwarePath: "/firmware/intel"},
+		"dotted name":     {Name: "ice.acme.io", MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "ice"},
+		"ignition 3.5.0":  {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "ice", IgnitionVersion: "3.5.0"},
+		"dash underscore": {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "mlx5_core", InTreeModulesToRemove: []string{"mlx5_ib", "mlx5-core"}},
+	} {
+		if errs := c.Validate(nil, nil); len(errs) != 0 {
+			t.Errorf("%s: refused: %v", name, errs)
+		}
+	}
+}
+
+func TestParseImageModes(t *testing.T) {
+	digest := "quay.io/acme/ice@sha256:" + strings.Repeat("a", 64)
+	for _, tc := range []struct {
+		in, ref string
+		follows bool
+	}{
+		{"quay.io/acme/ice-kmod", "quay.io/acme/ice-kmod:${KERNEL_FULL_VERSION}", true},
+		{"registry.example.com:5000/ice", "registry.example.com:5000/ice:${KERNEL_FULL_VERSION}", true},
+		{"quay.io/acme/ice-kmod:${KERNEL_FULL_VERSION}", "quay.io/acme/ice-kmod:${KERNEL_FULL_VERSION}", true},
+		{"quay.io/acme/ice-kmod:v2-${KERNEL_FULL_VERSION}", "quay.io/acme/ice-kmod:v2-${KERNEL_FULL_VERSION}", true},
+		{"quay.io/acme/ice-kmod:1.0", "quay.io/acme/ice-kmod:1.0", false},
+		{digest, digest, false},
+	} {
+		img, err := ParseImage(tc.in)
+		if err != nil {
+			t.Errorf("%s: %v", tc.in, err)
+			continue
+		}
+		if img.Reference != tc.ref || img.FollowsKernel != tc.follows {
+			t.Errorf("%s: got %+v, want %s follows=%v", tc.in, img, tc.ref, tc.follows)
+		}
+	}
+}

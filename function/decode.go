@@ -1,0 +1,321 @@
+package function
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/day1kmod/day1kmod/pkg/mcproducer"
+	"github.com/kptdev/krm-functions-sdk/go/fn"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	sigsjson "sigs.k8s.io/json"
+	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
+)
+
+// source is one decoded Day1KernelModule (from the functionConfig, an item,
+// or a ConfigMap functionConfig) with where it came from.
+type source struct {
+	obj    *fn.KubeObject // the object as read, for results
+	spec   Day1KernelModuleSpec
+	name   string // N
+	isItem bool   // found among the items
+	// specPath and namePath are where the fields live in obj, for results.
+	specPath, namePath *field.Path
+}
+
+// ref is the value of SourceAnnotation for output of this source.
+func (s *source) ref() string { return Kind + "/" + s.name }
+
+// path is the kpt file path of the source object ("" when it has none).
+func objPath(o *fn.KubeObject) string {
+	if p := o.GetAnnotation(kioutil.PathAnnotation); p != "" {
+		return p
+	}
+	return o.GetAnnotation(kioutil.LegacyPathAnnotation)
+}
+
+func objIndex(o *fn.KubeObject) (int, bool) {
+	v := o.GetAnnotation(kioutil.IndexAnnotation)
+	if v == "" {
+		v = o.GetAnnotation(kioutil.LegacyIndexAnnotation)
+	}
+	if v == "" {
+		return 0, false
+	}
+	i, err := strconv.Atoi(v)
+	return i, err == nil
+}
+
+// isDay1KernelModule reports whether o is of our kind (any version of our group).
+func isDay1KernelModule(o *fn.KubeObject) bool {
+	gv := o.GetAPIVersion()
+	return o.GetKind() == Kind && (gv == APIVersion || strings.HasPrefix(gv, Group+"/"))
+}
+
+// decodeDay1KernelModule decodes o strictly: unknown or duplicate fields and
+// wrong types are errors naming the field.
+func decodeDay1KernelModule(o *fn.KubeObject, isItem bool) (*source, field.ErrorList) {
+	var errs field.ErrorList
+	if o.GetAPIVersion() != APIVersion {
+		errs = append(errs, field.NotSupported(field.NewPath("apiVersion"), o.GetAPIVersion(), []string{APIVersion}))
+		return nil, errs
+	}
+	raw, err := o.CopyToResourceNode().MarshalJSON()
+	if err != nil {
+		return nil, field.ErrorList{field.Invalid(field.NewPath("spec"), nil, fmt.Sprintf("cannot convert to JSON: %v", err))}
+	}
+	var d Day1KernelModule
+	strict, err := sigsjson.UnmarshalStrict(raw, &d)
+	if err != nil {
+		errs = append(errs, jsonError(o, err))
+		return nil, errs
+	}
+	for _, se := range strict {
+		errs = append(errs, strictError(o, se))
+	}
+	if d.Name == "" {
+		errs = append(errs, field.Required(field.NewPath("metadata", "name"), "the name every node path and unit of this module derives from"))
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	d.Spec.Name = d.Name
+	return &source{
+		obj:      o,
+		spec:     d.Spec,
+		name:     d.Name,
+		isItem:   isItem,
+		specPath: field.NewPath("spec"),
+		namePath: field.NewPath("metadata", "name"),
+	}, nil
+}
+
+// jsonError turns a decoding error into a field error. Type errors from the
+// decoder carry the field path in their text ("... into Go struct field
+// Day1KernelModule.spec.kernelModuleName of type string").
+func jsonError(o *fn.KubeObject, err error) *field.Error {
+	msg := err.Error()
+	path := field.NewPath("spec")
+	const marker = "Go struct field "
+	if i := strings.Index(msg, marker); i >= 0 {
+		rest := msg[i+len(marker):]
+		if j := strings.Index(rest, " "); j >= 0 {
+			rest = rest[:j]
+		}
+		// rest is "Day1KernelModule.spec.kernelModuleName"
+		if k := strings.Index(rest, "."); k >= 0 {
+			path = parsePath(rest[k+1:])
+		}
+	}
+	return field.Invalid(path, lookupValue(o, path.String()), strings.TrimPrefix(msg, "json: "))
+}
+
+func strictError(o *fn.KubeObject, se error) *field.Error {
+	var fe sigsjson.FieldError
+	p := ""
+	if errors.As(se, &fe) {
+		p = fe.FieldPath()
+	}
+	if p == "" {
+		return field.Invalid(field.NewPath("spec"), nil, se.Error())
+	}
+	path := parsePath(p)
+	msg := se.Error()
+	if strings.Contains(msg, "unknown field") {
+		fe := field.Forbidden(path, "unknown field (day1kmod --help lists the fields of "+Kind+")")
+		fe.BadValue = lookupValue(o, p)
+		return fe
+	}
+	return field.Duplicate(path, lookupValue(o, p))
+}
+
+// parsePath turns "spec.a.b[1].c" into a field.Path.
+func parsePath(s string) *field.Path {
+	var p *field.Path
+	for _, part := range strings.Split(s, ".") {
+		name := part
+		var idx []int
+		if b := strings.Index(part, "["); b >= 0 {
+			name = part[:b]
+			for _, seg := range strings.Split(part[b:], "[") {
+				seg = strings.TrimSuffix(seg, "]")
+				if n, err := strconv.Atoi(seg); err == nil {
+					idx = append(idx, n)
+				}
+			}
+		}
+		if p == nil {
+			p = field.NewPath(name)
+		} else {
+			p = p.Child(name)
+		}
+		for _, n := range idx {
+			p = p.Index(n)
+		}
+	}
+	return p
+}
+
+// lookupValue returns the value at a dotted path in o, or nil.
+func lookupValue(o *fn.KubeObject, p string) any {
+	var cur any
+	if err := o.As(&cur); err != nil {
+		return nil
+	}
+	for _, part := range strings.Split(p, ".") {
+		name := part
+		var idx []int
+		if b := strings.Index(part, "["); b >= 0 {
+			name = part[:b]
+			for _, seg := range strings.Split(part[b:], "[") {
+				seg = strings.TrimSuffix(seg, "]")
+				if n, err := strconv.Atoi(seg); err == nil {
+					idx = append(idx, n)
+				}
+			}
+		}
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[name]
+		for _, n := range idx {
+			l, ok := cur.([]any)
+			if !ok || n >= len(l) {
+				return nil
+			}
+			cur = l[n]
+		}
+	}
+	return cur
+}
+
+// ConfigMap functionConfig keys. Lists are comma-separated, except
+// moduleParameters which is separated by white space like a modprobe command
+// line (an array parameter takes commas: "arr=1,2,3"). A key given with an
+// empty value is an explicit empty list: "inTreeModulesToRemove=" removes
+// nothing; leaving the key out keeps the default.
+const (
+	cmName                  = "name"
+	cmMachineConfigName     = "machineConfigName"
+	cmMachineConfigPool     = "machineConfigPool"
+	cmKernelModuleImage     = "kernelModuleImage"
+	cmKernelModuleName      = "kernelModuleName"
+	cmInTreeModulesToRemove = "inTreeModulesToRemove"
+	cmModuleParameters      = "moduleParameters"
+	cmFirmwarePath          = "firmwarePath"
+	cmIgnitionVersion       = "ignitionVersion"
+	cmPoolNodeSelector      = "machineConfigPoolSpec.nodeSelector"
+	cmPoolMaxUnavailable    = "machineConfigPoolSpec.maxUnavailable"
+	cmPoolPaused            = "machineConfigPoolSpec.paused"
+)
+
+var configMapKeys = []string{
+	cmName, cmMachineConfigName, cmMachineConfigPool, cmKernelModuleImage, cmKernelModuleName,
+	cmInTreeModulesToRemove, cmModuleParameters, cmFirmwarePath, cmIgnitionVersion,
+	cmPoolNodeSelector, cmPoolMaxUnavailable, cmPoolPaused,
+}
+
+// decodeConfigMap reads the flat keys of a ConfigMap functionConfig.
+func decodeConfigMap(o *fn.KubeObject) (*source, field.ErrorList) {
+	data := field.NewPath("data")
+	var errs field.ErrorList
+	m, _, err := o.NestedStringMap("data")
+	if err != nil {
+		return nil, field.ErrorList{field.Invalid(data, nil, "every value must be a string: "+err.Error())}
+	}
+	known := map[string]bool{}
+	for _, k := range configMapKeys {
+		known[k] = true
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !known[k] {
+			fe := field.Forbidden(data.Child(k), "unknown key; supported keys: "+strings.Join(configMapKeys, ", "))
+			fe.BadValue = m[k]
+			errs = append(errs, fe)
+		}
+	}
+	splitList := func(key string, sep func(string) []string) []string {
+		v, ok := m[key]
+		if !ok {
+			return nil
+		}
+		out := []string{}
+		if strings.TrimSpace(v) == "" {
+			return out
+		}
+		for i, e := range sep(v) {
+			e = strings.TrimSpace(e)
+			if e == "" {
+				errs = append(errs, field.Invalid(data.Child(key).Index(i), v, "empty list element"))
+				continue
+			}
+			out = append(out, e)
+		}
+		return out
+	}
+	comma := func(s string) []string { return strings.Split(s, ",") }
+	spec := Day1KernelModuleSpec{Config: mcproducer.Config{
+		Name:                  m[cmName],
+		MachineConfigName:     m[cmMachineConfigName],
+		MachineConfigPool:     m[cmMachineConfigPool],
+		KernelModuleImage:     m[cmKernelModuleImage],
+		KernelModuleName:      m[cmKernelModuleName],
+		InTreeModulesToRemove: splitList(cmInTreeModulesToRemove, comma),
+		ModuleParameters:      splitList(cmModuleParameters, strings.Fields),
+		FirmwarePath:          m[cmFirmwarePath],
+		IgnitionVersion:       m[cmIgnitionVersion],
+	}}
+	_, hasSel := m[cmPoolNodeSelector]
+	_, hasMax := m[cmPoolMaxUnavailable]
+	_, hasPaused := m[cmPoolPaused]
+	if hasSel || hasMax || hasPaused {
+		ps := &PoolSpec{}
+		if hasSel {
+			labels := map[string]string{}
+			for i, kv := range splitList(cmPoolNodeSelector, comma) {
+				k, v, _ := strings.Cut(kv, "=")
+				if _, dup := labels[k]; dup {
+					errs = append(errs, field.Duplicate(data.Child(cmPoolNodeSelector).Index(i), k))
+				}
+				labels[strings.TrimSpace(k)] = strings.TrimSpace(v)
+			}
+			ps.NodeSelector = &metav1.LabelSelector{MatchLabels: labels}
+		}
+		if hasMax {
+			v := intstr.Parse(strings.TrimSpace(m[cmPoolMaxUnavailable]))
+			ps.MaxUnavailable = &v
+		}
+		if hasPaused {
+			b, err := strconv.ParseBool(strings.TrimSpace(m[cmPoolPaused]))
+			if err != nil {
+				errs = append(errs, field.Invalid(data.Child(cmPoolPaused), m[cmPoolPaused], "must be true or false"))
+			}
+			ps.Paused = b
+		}
+		spec.MachineConfigPoolSpec = ps
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	name := spec.Name
+	if name == "" {
+		name = spec.KernelModuleName
+	}
+	return &source{
+		obj:      o,
+		spec:     spec,
+		name:     name,
+		specPath: data,
+		namePath: data.Child(cmName),
+	}, nil
+}

@@ -1,0 +1,49 @@
+#!/bin/bash
+# Runs once the boot is over: writes what the host asserts on to the results
+# port (ttyS1) as "E2E key=value" lines, then the journal of every boot so far,
+# then powers off. When a reboot or shutdown is already under way (the pull
+# unit rebooted), it reports nothing: the next boot's journal tells.
+set -u
+out=/dev/ttyS1
+
+state=$(systemctl is-system-running --wait)
+# A pull unit may still run when it is not part of the boot transaction.
+for _ in $(seq 600); do
+	systemctl list-units --state=activating --plain --no-legend 'day1kmod-*' | grep -q . || break
+	sleep 1
+done
+sleep 2
+if systemctl list-jobs --plain --no-legend | grep -Eq '(reboot|poweroff|halt|shutdown)\.target'; then
+	echo "e2e: shutdown under way, not reporting"
+	exit 0
+fi
+state=$(systemctl is-system-running)
+
+module() {
+	local m=$1 version=- tag=-
+	if [[ -d /sys/module/$m ]] && grep -q "^$m " /proc/modules; then
+		[[ -r /sys/module/$m/version ]] && version=$(cat "/sys/module/$m/version")
+		[[ -r /sys/module/$m/parameters/tag ]] && tag=$(cat "/sys/module/$m/parameters/tag")
+		echo "E2E module.$m=loaded version=$version tag=$tag"
+	else
+		echo "E2E module.$m=absent"
+	fi
+}
+
+{
+	echo "E2E boot=$(cat /var/lib/e2e/boots)"
+	echo "E2E state=$state"
+	echo "E2E failed=$(systemctl list-units --failed --plain --no-legend | awk '{print $1}' | xargs)"
+	module dummy
+	module e2e_twin
+	for unit in $(systemctl list-units --all --plain --no-legend 'day1kmod-*' | awk '{print $1}'); do
+		echo "E2E unit.$unit=$(systemctl show -P ActiveState "$unit") result=$(systemctl show -P Result "$unit") status=$(systemctl show -P ExecMainStatus "$unit")"
+	done
+	echo "E2E links=$(ip -o link show | awk -F': ' '{print $2}' | xargs)"
+	echo "E2E var-lib-day1kmod=$(find /var/lib/day1kmod -maxdepth 3 2>/dev/null | xargs)"
+	echo "E2E-JOURNAL-BEGIN"
+	journalctl -o short-monotonic --no-hostname --no-pager
+	echo "E2E-JOURNAL-END"
+} >"$out" 2>&1
+sync
+systemctl --no-block poweroff

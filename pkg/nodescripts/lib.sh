@@ -65,6 +65,7 @@ RE_NAME='^[A-Za-z0-9][A-Za-z0-9_.-]*$'
 RE_MODULE='^[A-Za-z0-9_-]+$'
 RE_PARAM='^[A-Za-z0-9_-]+(=[A-Za-z0-9_.,:/+-]*)?$'
 RE_FIRMWARE='^/[A-Za-z0-9_.+/-]*$'
+RE_IMAGE='^[A-Za-z0-9_.:/@+-]+$' # checked with the kernel placeholder removed
 
 # parse_config FILE: read the key=value lines of FILE into the CFG_*
 # variables. The file is data: it is never sourced or evaluated, and a value
@@ -103,7 +104,8 @@ parse_config() {
 check_config() {
 	local file="$1" item
 	[[ "$CFG_NAME" =~ $RE_NAME ]] || die "config file '$file': bad name '$CFG_NAME'"
-	[[ -n "$CFG_IMAGE" ]] || die "config file '$file': no image"
+	item="${CFG_IMAGE//"$KERNEL_PLACEHOLDER"/}"
+	[[ "$item" =~ $RE_IMAGE ]] || die "config file '$file': bad image '$CFG_IMAGE'"
 	[[ "$CFG_MODULE" =~ $RE_MODULE ]] || die "config file '$file': bad module '$CFG_MODULE'"
 	for item in "${CFG_IN_TREE[@]}"; do
 		[[ "$item" =~ $RE_MODULE ]] || die "config file '$file': bad in-tree module '$item'"

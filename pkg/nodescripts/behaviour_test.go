@@ -1,0 +1,533 @@
+package nodescripts
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const iceRepo = "quay.io/acme/ice-kmod"
+
+// scenarios are the node's life as DESIGN.md tells it ("What happens on a
+// node"), each run on a fresh test node.
+var scenarios = []struct {
+	name string
+	run  func(t *testing.T, n *node)
+}{
+	{"first boot without the image: load does nothing and succeeds", func(t *testing.T, n *node) {
+		conf := n.config(iceConfig())
+		r := n.run("load.sh", conf)
+		n.wantCode(r, 0)
+		n.wantLog(r, "day1kmod[ice]: nothing on disk for kernel "+k1, n.state("ice", k1), "the pull unit will fetch image '"+iceRepo+":"+k1+"'")
+		n.wantCalls(r, "modprobe")
+		n.wantCalls(r, "modinfo")
+		n.wantCalls(r, "podman")
+		n.wantModule("ice", "in-tree")
+	}},
+
+	{"pull extracts the image and reboots exactly once", func(t *testing.T, n *node) {
+		ref := iceRepo + ":" + k1
+		n.addImage(ref, digestA, image{kernels: []string{k1}})
+		n.write(filepath.Join(n.root, "var/lib/kubelet/config.json"), "{}")
+		conf := n.config(iceConfig())
+
+		r := n.run("pull.sh", conf)
+		n.wantCode(r, 0)
+		n.wantCalls(r, "podman",
+			"podman pull --authfile $ROOT/var/lib/kubelet/config.json "+ref,
+			"podman image inspect --format {{.Digest}} "+ref,
+			"podman image mount "+ref,
+			"podman image unmount "+ref,
+			"podman rmi "+ref)
+		n.wantCalls(r, "systemctl", "systemctl reboot")
+		n.wantCalls(r, "depmod") // the image has modules.dep
+		n.wantCalls(r, "sleep")
+		n.wantReboots(1)
+		tree := n.state("ice", k1)
+		n.wantExists(filepath.Join(tree, "lib/modules", k1, "extra/ice.ko"), filepath.Join(tree, "lib/modules", k1, "modules.dep"))
+		if l, err := os.Readlink(filepath.Join(tree, "usr/lib/modules")); err != nil || l != "../../lib/modules" {
+			t.Errorf("usr/lib/modules -> %q (%v), want ../../lib/modules", l, err)
+		}
+		if got, want := n.read(filepath.Join(tree, "record")), "# What day1kmod extracted into this directory.\n"+
+			"name=ice\nimage="+iceRepo+":${KERNEL_FULL_VERSION}\nreference="+ref+"\ndigest="+digestA+"\nkernel="+k1+"\nmodule=ice\nfirmware_path=\n"; got != want {
+			t.Errorf("record:\n%s\nwant:\n%s", got, want)
+		}
+		if len(n.temps("ice")) != 0 || len(n.stored()) != 0 {
+			t.Errorf("left behind: temps %v, images %v", n.temps("ice"), n.stored())
+		}
+		n.wantModule("ice", "in-tree") // pull never loads: the reboot does
+
+		// The unit started again on the same boot: nothing to do.
+		r = n.run("pull.sh", conf)
+		n.wantCode(r, 0)
+		n.wantLog(r, "already on disk")
+		n.wantCalls(r, "podman")
+		n.wantReboots(1)
+	}},
+
+	{"second boot: in-tree unloaded, out-of-tree loaded with its parameters", func(t *testing.T, n *node) {
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
+		conf := n.config(iceConfig())
+		n.pullAndBoot(conf, "ice", "e1000e")
+		tree := n.state("ice", k1)
+
+		r := n.run("load.sh", conf)
+		n.wantCode(r, 0)
+		n.wantCalls(r, "modprobe", "modprobe -r ice", "modprobe -d "+strings.ReplaceAll(tree, n.root, "$ROOT")+" ice debug=1 enable")
+		n.wantCalls(r, "podman")
+		n.wantModule("ice", "oot 1.2.3-oot")
+		n.wantModule("e1000e", "in-tree") // not in the list: untouched
+		if n.sys("ice", "parameters/debug") != "1" || n.sys("ice", "parameters/enable") != "Y" {
+			t.Errorf("parameters not passed: debug=%q enable=%q", n.sys("ice", "parameters/debug"), n.sys("ice", "parameters/enable"))
+		}
+		n.wantLog(r, "unloading in-tree module 'ice'", "loaded out-of-tree module 'ice' version '1.2.3-oot'")
+
+		// Restarting the unit: the module is ours already.
+		r = n.run("load.sh", conf)
+		n.wantCode(r, 0)
+		n.wantLog(r, "already loaded")
+		n.wantCalls(r, "modprobe")
+
+		// Pull on the second boot: tree present, no pull, no reboot.
+		r = n.run("pull.sh", conf)
+		n.wantCode(r, 0)
+		n.wantCalls(r, "podman")
+		n.wantReboots(1)
+	}},
+
+	{"in-tree module not loaded: only the out-of-tree load", func(t *testing.T, n *node) {
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
+		conf := n.config(iceConfig())
+		n.pullAndBoot(conf) // nothing loaded at boot
+		r := n.run("load.sh", conf)
+		n.wantCode(r, 0)
+		n.wantCalls(r, "modprobe", "modprobe -d $ROOT/var/lib/day1kmod/ice/"+k1+" ice debug=1 enable")
+		n.wantLog(r, "in-tree module 'ice' is not loaded")
+		n.wantModule("ice", "oot 1.2.3-oot")
+	}},
+
+	{"no in-tree modules to remove, no parameters", func(t *testing.T, n *node) {
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
+		c := iceConfig()
+		c.InTreeModules, c.Parameters = nil, nil
+		conf := n.config(c)
+		n.pullAndBoot(conf, "irdma")
+		r := n.run("load.sh", conf)
+		n.wantCode(r, 0)
+		n.wantCalls(r, "modprobe", "modprobe -d $ROOT/var/lib/day1kmod/ice/"+k1+" ice")
+		n.wantModule("ice", "oot 1.2.3-oot")
+		n.wantModule("irdma", "in-tree")
+	}},
+
+	{"out-of-tree load fails: in-tree modules reloaded, unit fails", func(t *testing.T, n *node) {
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
+		c := iceConfig()
+		c.InTreeModules = []string{"irdma", "ice"}
+		conf := n.config(c)
+		n.pullAndBoot(conf, "ice", "irdma")
+		r := n.run("load.sh", conf, "FAKE_MODPROBE_FAIL=ice")
+		n.wantCode(r, 1)
+		n.wantCalls(r, "modprobe",
+			"modprobe -r irdma",
+			"modprobe -r ice",
+			"modprobe -d $ROOT/var/lib/day1kmod/ice/"+k1+" ice debug=1 enable",
+			"modprobe ice",
+			"modprobe irdma")
+		n.wantLog(r, "ERROR: failed to load out-of-tree module 'ice'", "reloaded in-tree modules: irdma ice")
+		n.wantModule("ice", "in-tree")
+		n.wantModule("irdma", "in-tree")
+	}},
+
+	{"in-tree unload fails: the ones removed are reloaded, nothing loaded, unit fails", func(t *testing.T, n *node) {
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
+		c := iceConfig()
+		c.InTreeModules = []string{"irdma", "ice"}
+		conf := n.config(c)
+		n.pullAndBoot(conf, "ice", "irdma")
+		r := n.run("load.sh", conf, "FAKE_UNLOAD_FAIL=ice")
+		n.wantCode(r, 1)
+		n.wantCalls(r, "modprobe", "modprobe -r irdma", "modprobe -r ice", "modprobe irdma")
+		n.wantLog(r, "could not unload in-tree module 'ice'", "not loading out-of-tree module 'ice'")
+		n.wantModule("ice", "in-tree")
+		n.wantModule("irdma", "in-tree")
+	}},
+
+	{"vermagic mismatch: nothing unloaded, unit fails naming both kernels", func(t *testing.T, n *node) {
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
+		conf := n.config(iceConfig())
+		n.pullAndBoot(conf, "ice")
+		// The tree on disk holds a module built for another kernel.
+		n.write(filepath.Join(n.state("ice", k1), "lib/modules", k1, "extra/ice.ko"),
+			"vermagic=5.14.0-1.el9.x86_64 SMP mod_unload\nversion=1.2.3-oot\nsrcversion=X\n")
+		r := n.run("load.sh", conf)
+		n.wantCode(r, 1)
+		n.wantLog(r, "built for kernel '5.14.0-1.el9.x86_64' but the running kernel is '"+k1+"'", "nothing was unloaded")
+		n.wantCalls(r, "modprobe")
+		n.wantModule("ice", "in-tree")
+	}},
+
+	{"module missing from the tree: nothing unloaded, unit fails", func(t *testing.T, n *node) {
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
+		conf := n.config(iceConfig())
+		n.pullAndBoot(conf, "ice")
+		if err := os.Remove(filepath.Join(n.state("ice", k1), "lib/modules", k1, "extra/ice.ko")); err != nil {
+			t.Fatal(err)
+		}
+		r := n.run("load.sh", conf)
+		n.wantCode(r, 1)
+		n.wantLog(r, "module 'ice' is not in "+n.state("ice", k1), "nothing was unloaded")
+		n.wantCalls(r, "modprobe")
+		n.wantModule("ice", "in-tree")
+	}},
+
+	{"a module of the same name stays loaded: unit fails", func(t *testing.T, n *node) {
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
+		c := iceConfig()
+		c.InTreeModules = nil // forgot to list the in-tree ice
+		conf := n.config(c)
+		n.pullAndBoot(conf, "ice")
+		r := n.run("load.sh", conf)
+		n.wantCode(r, 1)
+		n.wantLog(r, "another module of that name is loaded", "no in-tree module had been unloaded")
+		n.wantModule("ice", "in-tree")
+	}},
+
+	{"registry unreachable: retries with back-off, no reboot, failure reported", func(t *testing.T, n *node) {
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
+		conf := n.config(iceConfig())
+		r := n.run("pull.sh", conf, "FAKE_PULL_FAILS=1000")
+		n.wantCode(r, 1)
+		if got := len(r.of("podman pull")); got != 8 {
+			t.Errorf("%d pull attempts, want 8", got)
+		}
+		n.wantCalls(r, "sleep", "sleep 5", "sleep 10", "sleep 20", "sleep 40", "sleep 60", "sleep 60", "sleep 60")
+		n.wantCalls(r, "systemctl")
+		n.wantReboots(0)
+		n.wantLog(r, "ERROR: could not pull image '"+iceRepo+":"+k1+"' after 8 attempts; not rebooting")
+		n.wantAbsent(n.state("ice", k1))
+		if len(n.temps("ice")) != 0 {
+			t.Errorf("temps left: %v", n.temps("ice"))
+		}
+	}},
+
+	{"registry reachable after two failures: pulled, one reboot", func(t *testing.T, n *node) {
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
+		conf := n.config(iceConfig())
+		r := n.run("pull.sh", conf, "FAKE_PULL_FAILS=2")
+		n.wantCode(r, 0)
+		n.wantCalls(r, "sleep", "sleep 5", "sleep 10")
+		if got := len(r.of("podman pull")); got != 3 {
+			t.Errorf("%d pull attempts, want 3", got)
+		}
+		n.wantReboots(1)
+	}},
+
+	{"pull killed mid-extract: the half tree is never used, the next run recovers", func(t *testing.T, n *node) {
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
+		conf := n.config(iceConfig())
+		r := n.run("pull.sh", conf, "FAKE_CP_KILL=1")
+		if !r.killed {
+			t.Fatalf("pull was not killed: exit %d\n%s", r.code, r.stderr)
+		}
+		n.wantAbsent(n.state("ice", k1))
+		if len(n.temps("ice")) != 1 {
+			t.Fatalf("want the interrupted temp tree, got %v", n.temps("ice"))
+		}
+		n.wantReboots(0)
+
+		// Power loss: the next boot's load finds nothing and leaves in-tree.
+		n.boot(k1, "ice")
+		r = n.run("load.sh", conf)
+		n.wantCode(r, 0)
+		n.wantLog(r, "nothing on disk")
+		n.wantCalls(r, "modprobe")
+
+		r = n.run("pull.sh", conf)
+		n.wantCode(r, 0)
+		n.wantLog(r, "left by an interrupted run")
+		n.wantReboots(1)
+		if len(n.temps("ice")) != 0 {
+			t.Errorf("temps left: %v", n.temps("ice"))
+		}
+		n.boot(k1, "ice")
+		n.wantCode(n.run("load.sh", conf), 0)
+		n.wantModule("ice", "oot 1.2.3-oot")
+	}},
+
+	{"leftover temp dir from an interrupted run is ignored, then removed", func(t *testing.T, n *node) {
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
+		conf := n.config(iceConfig())
+		stale := n.state("ice", ".tmp-"+k1+".Ab12Cd")
+		n.writeModule(filepath.Join(stale, "lib/modules", k1), "extra/ice.ko", moduleFile{vermagic: k1, version: "half", srcversion: "HALF"})
+		r := n.run("load.sh", conf)
+		n.wantCode(r, 0)
+		n.wantLog(r, "nothing on disk")
+		n.wantCalls(r, "modprobe")
+		r = n.run("pull.sh", conf)
+		n.wantCode(r, 0)
+		n.wantAbsent(stale)
+		n.wantReboots(1)
+	}},
+
+	{"kernel upgrade: the new kernel's tag is pulled, one reboot per kernel", func(t *testing.T, n *node) {
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
+		n.addImage(iceRepo+":"+k2, digestB, image{kernels: []string{k2}, version: "1.2.3-oot-k2"})
+		conf := n.config(iceConfig())
+		n.pullAndBoot(conf, "ice")
+		n.wantCode(n.run("load.sh", conf), 0)
+		n.wantModule("ice", "oot 1.2.3-oot")
+
+		// The OS update boots k2: boot 1 again for it.
+		n.boot(k2, "ice")
+		r := n.run("load.sh", conf)
+		n.wantCode(r, 0)
+		n.wantLog(r, "nothing on disk for kernel "+k2)
+		n.wantModule("ice", "in-tree")
+		r = n.run("pull.sh", conf)
+		n.wantCode(r, 0)
+		n.wantCalls(r, "podman pull", "podman pull "+iceRepo+":"+k2)
+		n.wantReboots(2)
+		n.boot(k2, "ice")
+		r = n.run("load.sh", conf)
+		n.wantCode(r, 0)
+		n.wantCalls(r, "modprobe", "modprobe -r ice", "modprobe -d $ROOT/var/lib/day1kmod/ice/"+k2+" ice debug=1 enable")
+		n.wantModule("ice", "oot 1.2.3-oot-k2")
+		n.wantExists(n.state("ice", k1), n.state("ice", k2))
+	}},
+
+	{"same kernel and digest pulled again after the reboot: no second reboot", func(t *testing.T, n *node) {
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
+		conf := n.config(iceConfig())
+		n.pullAndBoot(conf, "ice")
+		// The tree vanished (someone cleaned /var/lib): pulled again...
+		if err := os.RemoveAll(n.state("ice", k1)); err != nil {
+			t.Fatal(err)
+		}
+		r := n.run("pull.sh", conf)
+		n.wantCode(r, 0)
+		n.wantCalls(r, "podman pull", "podman pull "+iceRepo+":"+k1)
+		n.wantLog(r, "not rebooting again")
+		n.wantCalls(r, "systemctl")
+		n.wantReboots(1)
+		n.wantExists(n.state("ice", k1, "record"), n.state("ice", "rebooted-"+k1+"-sha256_"+strings.Repeat("a", 64)))
+	}},
+
+	{"image references: placeholder, fixed tag, digest", func(t *testing.T, n *node) {
+		digestRef := iceRepo + "@" + digestB
+		for _, tc := range []struct{ image, pulled string }{
+			{iceRepo + ":v1-" + KernelVersionPlaceholder, iceRepo + ":v1-" + k1},
+			{iceRepo + ":1.2.3", iceRepo + ":1.2.3"},
+			{digestRef, digestRef},
+			{"registry.example.com:5000/ice:" + KernelVersionPlaceholder, "registry.example.com:5000/ice:" + k1},
+		} {
+			n.addImage(tc.pulled, digestA, image{kernels: []string{k1}})
+			c := iceConfig()
+			c.Image = tc.image
+			conf := n.config(c)
+			if err := os.RemoveAll(n.state("ice")); err != nil {
+				t.Fatal(err)
+			}
+			r := n.run("pull.sh", conf)
+			n.wantCode(r, 0)
+			// No pull secret on this node: no --authfile.
+			n.wantCalls(r, "podman pull", "podman pull "+tc.pulled)
+			rec := n.read(n.state("ice", k1, "record"))
+			if !strings.Contains(rec, "\nimage="+tc.image+"\n") || !strings.Contains(rec, "\nreference="+tc.pulled+"\n") {
+				t.Errorf("record for %s:\n%s", tc.image, rec)
+			}
+		}
+	}},
+
+	{"image without modules.dep: depmod -b on the temp tree", func(t *testing.T, n *node) {
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}, noDep: true})
+		conf := n.config(iceConfig())
+		r := n.run("pull.sh", conf)
+		n.wantCode(r, 0)
+		dep := r.of("depmod")
+		if len(dep) != 1 || !strings.HasPrefix(dep[0], "depmod -b $ROOT/var/lib/day1kmod/ice/.tmp-"+k1+".") || !strings.HasSuffix(dep[0], " "+k1) {
+			t.Errorf("depmod calls: %q", dep)
+		}
+		n.wantExists(n.state("ice", k1, "lib/modules", k1, "modules.dep"))
+		n.boot(k1, "ice")
+		n.wantCode(n.run("load.sh", conf), 0)
+		n.wantModule("ice", "oot 1.2.3-oot")
+	}},
+
+	{"image without the module for the running kernel: fails, no reboot, cleaned up", func(t *testing.T, n *node) {
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k2}}) // wrong content under the k1 tag
+		n.addImage(iceRepo+":fw", digestA, image{kernels: []string{k1}})
+		n.addImage(iceRepo+":other", digestA, image{kernels: []string{k1}, module: "i40e"})
+		n.addImage(iceRepo+":vermagic", digestA, image{kernels: []string{k1}, vermagicOf: map[string]string{k1: k2}})
+		for _, tc := range []struct {
+			tag, firmware, why string
+		}{
+			{KernelVersionPlaceholder, "", "has no /opt/lib/modules/" + k1 + " for the running kernel (it has: " + k2 + " )"},
+			{"other", "", "has no module 'ice' in /opt/lib/modules/" + k1},
+			{"fw", "/firmware", "has no firmware directory '/firmware'"},
+			{"vermagic", "", "built for kernel '" + k2 + "' but the running kernel is '" + k1 + "'"},
+		} {
+			c := iceConfig()
+			c.Image = iceRepo + ":" + tc.tag
+			c.FirmwarePath = tc.firmware
+			conf := n.config(c)
+			r := n.run("pull.sh", conf)
+			n.wantCode(r, 1)
+			n.wantLog(r, tc.why, "not rebooting")
+			if len(r.of("podman image unmount")) != 1 || len(r.of("podman rmi")) != 1 {
+				t.Errorf("%s: image not unmounted and removed: %q", tc.tag, r.of("podman"))
+			}
+			n.wantReboots(0)
+			n.wantAbsent(n.state("ice", k1))
+			if len(n.temps("ice")) != 0 || len(n.stored()) != 0 {
+				t.Errorf("%s: left behind: temps %v, images %v", tc.tag, n.temps("ice"), n.stored())
+			}
+		}
+	}},
+
+	{"firmware: extracted, copied to the custom firmware path, which is set", func(t *testing.T, n *node) {
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}, firmware: map[string]string{
+			"firmware/intel/ice/ddp/ice.pkg": "DDP", "firmware/intel/ice/README": "x",
+		}})
+		c := iceConfig()
+		c.FirmwarePath = "/firmware"
+		conf := n.config(c)
+		n.pullAndBoot(conf, "ice")
+		n.wantExists(n.state("ice", k1, "firmware/intel/ice/ddp/ice.pkg"))
+		r := n.run("load.sh", conf)
+		n.wantCode(r, 0)
+		if got := n.read(filepath.Join(n.root, "sys/module/firmware_class/parameters/path")); got != "/var/lib/firmware" {
+			t.Errorf("firmware_class path = %q", got)
+		}
+		if got := n.read(filepath.Join(n.root, "var/lib/firmware/intel/ice/ddp/ice.pkg")); got != "DDP" {
+			t.Errorf("firmware file = %q", got)
+		}
+		n.wantModule("ice", "oot 1.2.3-oot")
+
+		// Another boot where the path is already set (by someone else): use it.
+		n.boot(k1, "ice")
+		n.write(filepath.Join(n.root, "sys/module/firmware_class/parameters/path"), "/var/custom-fw\n")
+		r = n.run("load.sh", conf)
+		n.wantCode(r, 0)
+		n.wantExists(filepath.Join(n.root, "var/custom-fw/intel/ice/ddp/ice.pkg"))
+		if got := n.read(filepath.Join(n.root, "sys/module/firmware_class/parameters/path")); got != "/var/custom-fw\n" {
+			t.Errorf("firmware_class path changed to %q", got)
+		}
+	}},
+
+	{"cluster proxy from proxy.env is used for the pull, never executed", func(t *testing.T, n *node) {
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
+		pwned := filepath.Join(n.root, "pwned")
+		n.write(filepath.Join(n.root, "etc/mco/proxy.env"), "# cluster proxy\n"+
+			"HTTP_PROXY=http://proxy.example:3128\n"+
+			"HTTPS_PROXY=\"http://proxy.example:3129\"\n"+
+			"NO_PROXY='.cluster.local,10.0.0.0/8'\n"+
+			"EVIL=$(touch "+pwned+")\n"+
+			"$(touch "+pwned+")\n")
+		conf := n.config(iceConfig())
+		n.wantCode(n.run("pull.sh", conf), 0)
+		got := n.read(filepath.Join(n.fake, "pull-env"))
+		want := "HTTPS_PROXY=http://proxy.example:3129\nHTTP_PROXY=http://proxy.example:3128\nNO_PROXY=.cluster.local,10.0.0.0/8\n" +
+			"http_proxy=http://proxy.example:3128\nhttps_proxy=http://proxy.example:3129\nno_proxy=.cluster.local,10.0.0.0/8\n"
+		if got != want {
+			t.Errorf("pull environment:\n%s\nwant:\n%s", got, want)
+		}
+		n.wantAbsent(pwned)
+	}},
+
+	{"two modules side by side do not touch each other", func(t *testing.T, n *node) {
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
+		n.addImage("quay.io/acme/e1000e:"+k1, digestB, image{kernels: []string{k1}, module: "e1000e", version: "9.9"})
+		ice := n.config(iceConfig())
+		e1000e := n.config(Config{Name: "e1000e-oot", Image: "quay.io/acme/e1000e:" + KernelVersionPlaceholder,
+			Module: "e1000e", InTreeModules: []string{"e1000e"}})
+		// e1000e's pull is interrupted; ice's run must leave its temp alone.
+		r := n.run("pull.sh", e1000e, "FAKE_CP_KILL=1")
+		if !r.killed {
+			t.Fatalf("not killed: %d", r.code)
+		}
+		eTemps := n.temps("e1000e-oot")
+		n.pullAndBoot(ice, "ice", "e1000e")
+		if got := n.temps("e1000e-oot"); strings.Join(got, " ") != strings.Join(eTemps, " ") || len(got) != 1 {
+			t.Errorf("ice's pull touched e1000e's temps: %v -> %v", eTemps, got)
+		}
+		n.wantCode(n.run("load.sh", ice), 0)
+		n.wantModule("ice", "oot 1.2.3-oot")
+		n.wantModule("e1000e", "in-tree")
+		r = n.run("load.sh", e1000e)
+		n.wantCode(r, 0)
+		n.wantLog(r, "day1kmod[e1000e-oot]: nothing on disk")
+
+		n.pullAndBoot(e1000e, "ice", "e1000e")
+		n.wantReboots(2) // one per module
+		for _, conf := range []string{ice, e1000e} {
+			n.wantCode(n.run("load.sh", conf), 0)
+		}
+		n.wantModule("ice", "oot 1.2.3-oot")
+		n.wantModule("e1000e", "oot 9.9")
+		n.wantExists(n.state("ice", k1, "lib/modules", k1, "extra/ice.ko"), n.state("e1000e-oot", k1, "lib/modules", k1, "extra/e1000e.ko"))
+		n.wantAbsent(n.state("ice", k1, "lib/modules", k1, "extra/e1000e.ko"))
+	}},
+
+	{"config changed to another image: the old tree is not loaded, pull replaces it", func(t *testing.T, n *node) {
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
+		n.addImage(iceRepo+":2.0", digestB, image{kernels: []string{k1}, version: "2.0"})
+		conf := n.config(iceConfig())
+		n.pullAndBoot(conf, "ice")
+		c := iceConfig()
+		c.Image = iceRepo + ":2.0"
+		conf = n.config(c)
+		r := n.run("load.sh", conf)
+		n.wantCode(r, 0)
+		n.wantLog(r, "nothing on disk for this config", "the pull unit will fetch it")
+		n.wantCalls(r, "modprobe")
+		r = n.run("pull.sh", conf)
+		n.wantCode(r, 0)
+		n.wantCalls(r, "podman pull", "podman pull "+iceRepo+":2.0")
+		n.wantReboots(2)
+		n.boot(k1, "ice")
+		n.wantCode(n.run("load.sh", conf), 0)
+		n.wantModule("ice", "oot 2.0")
+		if len(n.temps("ice")) != 0 {
+			t.Errorf("temps left: %v", n.temps("ice"))
+		}
+	}},
+
+	{"config values are data: a value of the wrong shape is refused, nothing is run", func(t *testing.T, n *node) {
+		pwned := filepath.Join(n.root, "pwned")
+		conf := filepath.Join(n.root, "etc/day1kmod/evil.conf")
+		for _, bad := range []string{
+			"format=1\nname=x\nimage=quay.io/a/b:$(touch " + pwned + ")\nmodule=ice\n",
+			"format=1\nname=x\nimage=quay.io/a/b:${HOME}\nmodule=ice\n",
+			"format=1\nname=x\nimage=\nmodule=ice\n",
+			"format=1\nname=x\nimage=a\nmodule=ice;touch " + pwned + "\n",
+			"format=1\nname=../x\nimage=a\nmodule=ice\n",
+			"format=1\nname=x\nimage=a\nmodule=ice\nmodule_parameters=a=`id`\n",
+			"format=1\nname=x\nimage=a\nmodule=ice\nfirmware_path=/a/../../etc\n",
+			"format=2\nname=x\nimage=a\nmodule=ice\n",
+			"name=x\nimage=a\nmodule=ice\njunk\n",
+		} {
+			n.write(conf, bad)
+			for _, s := range []string{"load.sh", "pull.sh"} {
+				r := n.run(s, conf)
+				n.wantCode(r, 1)
+				if len(r.calls) != 0 {
+					t.Errorf("%s ran commands on a bad config: %q", s, r.calls)
+				}
+			}
+		}
+		n.wantAbsent(pwned)
+	}},
+}
+
+func TestNodeScenarios(t *testing.T) {
+	if _, err := os.Stat("/bin/bash"); err != nil {
+		t.Fatal("bash is required")
+	}
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			sc.run(t, newNode(t, k1, "ice")) // the in-tree driver is up at boot
+		})
+	}
+}

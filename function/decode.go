@@ -3,6 +3,7 @@ package function
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -94,6 +95,8 @@ func decodeDay1KernelModule(o *fn.KubeObject, isItem bool) (*source, field.Error
 	}, nil
 }
 
+var typeErrorRE = regexp.MustCompile(`cannot unmarshal (\w+) into Go struct field \S+ of type (\S+)`)
+
 // jsonError turns a decoding error into a field error. Type errors from the
 // decoder carry the field path in their text ("... into Go struct field
 // Day1KernelModule.spec.kernelModuleName of type string").
@@ -106,10 +109,14 @@ func jsonError(o *fn.KubeObject, err error) *field.Error {
 		if j := strings.Index(rest, " "); j >= 0 {
 			rest = rest[:j]
 		}
-		// rest is "Day1KernelModule.spec.kernelModuleName"
+		// rest is "Day1KernelModuleSpec.spec.Config.kernelModuleName": the
+		// first segment is the Go type, "Config" the embedded struct.
 		if k := strings.Index(rest, "."); k >= 0 {
-			path = parsePath(rest[k+1:])
+			path = parsePath(strings.ReplaceAll(rest[k+1:], ".Config.", "."))
 		}
+	}
+	if m := typeErrorRE.FindStringSubmatch(msg); m != nil {
+		msg = "must be of type " + m[2] + ", not " + m[1]
 	}
 	return field.Invalid(path, lookupValue(o, path.String()), strings.TrimPrefix(msg, "json: "))
 }
@@ -126,12 +133,20 @@ func strictError(o *fn.KubeObject, se error) *field.Error {
 	path := parsePath(p)
 	msg := se.Error()
 	if strings.Contains(msg, "unknown field") {
-		fe := field.Forbidden(path, "unknown field (day1kmod --help lists the fields of "+Kind+")")
-		fe.BadValue = lookupValue(o, p)
-		return fe
+		return unknown(path, lookupValue(o, p), "unknown field (day1kmod --help lists the fields of "+Kind+")")
 	}
 	return field.Duplicate(path, lookupValue(o, p))
 }
+
+// unknown is the error for a field the function does not know.
+func unknown(p *field.Path, value any, msg string) *field.Error {
+	fe := field.Forbidden(p, msg)
+	fe.BadValue = value
+	fe.Origin = originUnknown
+	return fe
+}
+
+const originUnknown = "unknownField"
 
 // parsePath turns "spec.a.b[1].c" into a field.Path.
 func parsePath(s string) *field.Path {
@@ -239,9 +254,7 @@ func decodeConfigMap(o *fn.KubeObject) (*source, field.ErrorList) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		if !known[k] {
-			fe := field.Forbidden(data.Child(k), "unknown key; supported keys: "+strings.Join(configMapKeys, ", "))
-			fe.BadValue = m[k]
-			errs = append(errs, fe)
+			errs = append(errs, unknown(data.Child(k), m[k], "unknown key; the keys are "+strings.Join(configMapKeys, ", ")))
 		}
 	}
 	splitList := func(key string, sep func(string) []string) []string {

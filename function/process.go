@@ -9,6 +9,7 @@ import (
 	"github.com/kptdev/krm-functions-sdk/go/fn"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // Processor is the function as a generator (the SDK's Runner interface may
@@ -276,10 +277,20 @@ func (p *processor) merge(sources []*source, outputs []*generated, packageMode b
 // copyPlacement keeps the file, index and id the orchestrator gave the
 // previous version of a generated item.
 func copyPlacement(from, to *fn.KubeObject) {
-	for k, v := range from.GetAnnotations() {
+	// In the order they have in from, so that a re-run is byte-identical.
+	annotations, err := from.CopyToResourceNode().Pipe(yaml.Lookup("metadata", "annotations"))
+	if err != nil || annotations == nil {
+		return
+	}
+	keys, err := annotations.Fields()
+	if err != nil {
+		return
+	}
+	values := from.GetAnnotations()
+	for _, k := range keys {
 		if strings.HasPrefix(k, "internal.config.kubernetes.io/") ||
 			k == kioutil.LegacyPathAnnotation || k == kioutil.LegacyIndexAnnotation || k == kioutil.LegacyIdAnnotation {
-			_ = to.SetAnnotation(k, v)
+			_ = to.SetAnnotation(k, values[k])
 		}
 	}
 }
@@ -335,5 +346,9 @@ func (p *processor) fieldResult(obj *fn.KubeObject, sev fn.Severity, fe *field.E
 	if fp == "<nil>" {
 		fp = ""
 	}
-	p.addAt(obj, sev, fp, value, fe.ErrorBody())
+	msg := fe.ErrorBody()
+	if fe.Origin == originUnknown {
+		msg = fe.Detail
+	}
+	p.addAt(obj, sev, fp, value, msg)
 }

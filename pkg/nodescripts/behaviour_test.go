@@ -160,9 +160,11 @@ var scenarios = []struct {
 		// The tree on disk holds a module built for another kernel.
 		n.write(filepath.Join(n.state("ice", k1), "lib/modules", k1, "extra/ice.ko"),
 			"vermagic=5.14.0-1.el9.x86_64 SMP mod_unload\nversion=1.2.3-oot\nsrcversion=X\n")
-		r := n.run("load.sh", conf)
+		r := n.run("load.sh", conf, "JOURNAL_STREAM=8:1234")
 		n.wantCode(r, 1)
 		n.wantLog(r, "built for kernel '5.14.0-1.el9.x86_64' but the running kernel is '"+k1+"'", "nothing was unloaded")
+		// Under systemd the journal gets the error priority.
+		n.wantLog(r, "\n<3>day1kmod[ice]: ERROR: not loading 'ice'")
 		n.wantCalls(r, "modprobe")
 		n.wantModule("ice", "in-tree")
 	}},
@@ -339,19 +341,24 @@ var scenarios = []struct {
 		}
 	}},
 
-	{"image without modules.dep: depmod -b on the temp tree", func(t *testing.T, n *node) {
-		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}, noDep: true})
-		conf := n.config(iceConfig())
-		r := n.run("pull.sh", conf)
-		n.wantCode(r, 0)
-		dep := r.of("depmod")
-		if len(dep) != 1 || !strings.HasPrefix(dep[0], "depmod -b $ROOT/var/lib/day1kmod/ice/.tmp-"+k1+".") || !strings.HasSuffix(dep[0], " "+k1) {
-			t.Errorf("depmod calls: %q", dep)
+	{"image without a module index: depmod -b on the temp tree", func(t *testing.T, n *node) {
+		for _, img := range []image{{kernels: []string{k1}, noDep: true}, {kernels: []string{k1}, noDepBin: true}} {
+			if err := os.RemoveAll(n.state("ice")); err != nil {
+				t.Fatal(err)
+			}
+			n.addImage(iceRepo+":"+k1, digestA, img)
+			conf := n.config(iceConfig())
+			r := n.run("pull.sh", conf)
+			n.wantCode(r, 0)
+			dep := r.of("depmod")
+			if len(dep) != 1 || !strings.HasPrefix(dep[0], "depmod -b $ROOT/var/lib/day1kmod/ice/.tmp-"+k1+".") || !strings.HasSuffix(dep[0], " "+k1) {
+				t.Errorf("depmod calls: %q", dep)
+			}
+			n.wantExists(n.state("ice", k1, "lib/modules", k1, "modules.dep"), n.state("ice", k1, "lib/modules", k1, "modules.dep.bin"))
+			n.boot(k1, "ice")
+			n.wantCode(n.run("load.sh", conf), 0)
+			n.wantModule("ice", "oot 1.2.3-oot")
 		}
-		n.wantExists(n.state("ice", k1, "lib/modules", k1, "modules.dep"))
-		n.boot(k1, "ice")
-		n.wantCode(n.run("load.sh", conf), 0)
-		n.wantModule("ice", "oot 1.2.3-oot")
 	}},
 
 	{"image without the module for the running kernel: fails, no reboot, cleaned up", func(t *testing.T, n *node) {

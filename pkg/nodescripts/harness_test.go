@@ -101,6 +101,7 @@ func (n *node) writeModule(moddir, rel string, m moduleFile, noDep ...bool) {
 	if _, err := f.WriteString(rel + ":\n"); err != nil {
 		n.t.Fatal(err)
 	}
+	n.write(filepath.Join(moddir, "modules.dep.bin"), "binary index\n")
 }
 
 // boot plays a (re)boot into kernel: the kernel's module state and the
@@ -128,7 +129,8 @@ type image struct {
 	module     string            // default "ice"
 	version    string            // default "1.2.3-oot"
 	vermagicOf map[string]string // per kernel; default the kernel itself
-	noDep      bool              // no modules.dep in the image
+	noDep      bool              // no modules.dep nor modules.dep.bin in the image
+	noDepBin   bool              // modules.dep but no modules.dep.bin
 	firmware   map[string]string // path inside the image -> content
 }
 
@@ -150,6 +152,13 @@ func (n *node) addImage(ref, digest string, img image) {
 		}
 		n.writeModule(filepath.Join(dir, "rootfs/opt/lib/modules", k), "extra/"+img.module+".ko",
 			moduleFile{vermagic: vm + " SMP preempt mod_unload modversions", version: img.version, srcversion: oot(img.module, img.version)}, img.noDep)
+	}
+	if img.noDepBin {
+		for _, k := range img.kernels {
+			if err := os.Remove(filepath.Join(dir, "rootfs/opt/lib/modules", k, "modules.dep.bin")); err != nil {
+				n.t.Fatal(err)
+			}
+		}
 	}
 	for p, c := range img.firmware {
 		n.write(filepath.Join(dir, "rootfs", p), c)

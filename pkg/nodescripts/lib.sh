@@ -194,9 +194,9 @@ find_module_file() {
 }
 
 # module_field BASE NAME FIELD: modinfo FIELD of NAME in BASE's tree for the
-# running kernel; empty when modinfo fails.
+# running kernel; empty (and modinfo's message logged) when modinfo fails.
 module_field() {
-	modinfo -b "$1" -k "$KVER" -F "$3" "$2" 2>/dev/null || true
+	modinfo -b "$1" -k "$KVER" -F "$3" "$2" || true
 }
 
 # check_vermagic BASE: the module in BASE was built for the running kernel.

@@ -14,7 +14,7 @@
 # in-tree driver alone, so the node always gets its network.
 set -euo pipefail
 
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "${0%load.sh}lib.sh"
 
 # In-tree modules this run unloaded, in order, so a failure can put them back.

@@ -205,8 +205,8 @@ func TestShellcheck(t *testing.T) {
 		t.Fatalf("no fakes found: %v", err)
 	}
 	files = append(files, fakes...)
-	// -x follows the "source=" directives, which are relative to this
-	// directory (the test's working directory).
+	// -x follows the "source=" directives (relative to each script's
+	// directory, by their source-path=SCRIPTDIR).
 	cmd := exec.Command(sc, append([]string{"-x", "-f", "gcc"}, files...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil || len(out) > 0 {

@@ -15,7 +15,7 @@
 # node reboots at most once for them.
 set -euo pipefail
 
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "${0%pull.sh}lib.sh"
 
 # Pull retries: 8 attempts, waiting 5 s, then doubling, at most 60 s.
@@ -167,13 +167,14 @@ extract_image() {
 # what it holds.
 finish_tree() {
 	local digest="$1" ref="$2" moddir="${TMP_TREE}/lib/modules/${KVER}"
-	if [[ ! -f "${moddir}/modules.dep" ]]; then
-		log "image has no modules.dep: running depmod"
-		depmod -b "$TMP_TREE" "$KVER" || return 1
-	fi
 	# A kmod built with /usr/lib/modules as its module directory looks there.
 	mkdir -p "${TMP_TREE}/usr/lib" || return 1
 	ln -s ../../lib/modules "${TMP_TREE}/usr/lib/modules" || return 1
+	# modprobe finds modules through the binary index, depmod writes both.
+	if [[ ! -f "${moddir}/modules.dep" || ! -f "${moddir}/modules.dep.bin" ]]; then
+		log "the image has no module index (modules.dep, modules.dep.bin): running depmod"
+		depmod -b "$TMP_TREE" "$KVER" || return 1
+	fi
 	check_vermagic "$TMP_TREE" || return 1
 	# Date-free, so the same image gives the same record.
 	{

@@ -65,3 +65,86 @@ base_key() {
 		cat build-base.sh base-chroot.sh kmod/Kbuild kmod/oot.c
 	) | sha256sum | cut -c1-16
 }
+
+# --- disk -------------------------------------------------------------------
+
+# apply_ignition CONFIG ROOT LOGDIR: the real Ignition writes CONFIG's files
+# and units into the directory ROOT, as it would on a node's first boot.
+apply_ignition() {
+	local config=$1 root=$2 logs=$3 stage
+	mkdir -p "$root" "$logs/ignition-state"
+	for stage in fetch-offline files; do
+		if ! IGNITION_CONFIG_FILE=$config "$IGNITION" -platform file -stage "$stage" -root "$root" \
+			-config-cache "$logs/ignition-state/ignition.json" -state-file "$logs/ignition-state/state" \
+			-neednet "$logs/ignition-state/neednet" -log-to-stdout >"$logs/ignition-$stage.log" 2>&1; then
+			tail -n 30 "$logs/ignition-$stage.log" >&2
+			die "ignition stage $stage failed"
+		fi
+	done
+}
+
+# write_tree TREE IMAGE: copies the directory TREE into the ext4 file system in
+# IMAGE with debugfs (no mount, no loop device): directories, regular files
+# (mode kept, owned by root) and symbolic links, replacing what is there.
+write_tree() {
+	local tree=$1 image=$2 type perm path dir base cmds
+	cmds=$(mktemp)
+	while read -r type perm path; do
+		dir=/$(dirname "$path")
+		base=$(basename "$path")
+		case $type in
+		d) echo "mkdir /$path" ;;
+		f)
+			printf 'cd %s\nrm %s\nwrite %s %s\nsif %s mode 0%o\nsif %s uid 0\nsif %s gid 0\n' \
+				"$dir" "$base" "$tree/$path" "$base" "$base" $((8#100000 | 8#$perm)) "$base" "$base"
+			;;
+		l) printf 'cd %s\nrm %s\nsymlink %s %s\n' "$dir" "$base" "$base" "$(readlink "$tree/$path")" ;;
+		*) die "write_tree: $path: unsupported file type $type" ;;
+		esac
+	done < <(cd "$tree" && find . -mindepth 1 -printf '%y %m %P\n' | sort -k3) >"$cmds"
+	# Expected noise: mkdir of an existing directory, rm of an absent file.
+	if debugfs -w -f "$cmds" "$image" 2>&1 >/dev/null |
+		grep -vE '^debugfs [0-9.]|already exists|File not found by ext2_lookup|^$' >&2; then
+		rm -f "$cmds"
+		die "debugfs could not write $tree into $image"
+	fi
+	rm -f "$cmds"
+}
+
+# read_file IMAGE PATH: prints a file of the disk image (empty when absent).
+read_file() {
+	debugfs -R "cat $2" "$1" 2>/dev/null
+}
+
+# --- boot -------------------------------------------------------------------
+
+E2E_BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-420}
+E2E_QEMU_SMP=${E2E_QEMU_SMP:-2}
+E2E_QEMU_MEM=${E2E_QEMU_MEM:-2048}
+
+# boot_vm DISK LOGPREFIX: boots DISK once, in a QEMU process of its own, and
+# prints how the boot ended: poweroff, reboot, timeout, panic or crash.
+# The console goes to LOGPREFIX.console, the results port (ttyS1) to
+# LOGPREFIX.results. A guest reboot ends QEMU (-no-reboot).
+boot_vm() {
+	local disk=$1 prefix=$2 rc=0
+	timeout -k 10 "$E2E_BOOT_TIMEOUT" qemu-system-x86_64 \
+		-accel tcg -cpu max -m "$E2E_QEMU_MEM" -smp "$E2E_QEMU_SMP" -no-reboot \
+		-kernel "$BASE/vmlinuz" -initrd "$BASE/initrd.img" \
+		-append "root=/dev/vda rw console=ttyS0,115200 panic=-1 net.ifnames=0" \
+		-drive "file=$disk,format=raw,if=virtio,cache=unsafe" \
+		-nic none -display none -monitor none -no-user-config -nodefaults \
+		-serial "file:$prefix.console" -serial "file:$prefix.results" \
+		>"$prefix.qemu" 2>&1 || rc=$?
+	if ((rc == 124 || rc == 137)); then
+		echo timeout
+	elif grep -aq 'Kernel panic' "$prefix.console"; then
+		echo panic
+	elif grep -aq 'reboot: Power down' "$prefix.console"; then
+		echo poweroff
+	elif grep -aq 'reboot: Restarting system' "$prefix.console"; then
+		echo reboot
+	else
+		echo "crash(rc=$rc)"
+	fi
+}

@@ -1,0 +1,66 @@
+# shellcheck shell=bash
+# Assertions of the VM end-to-end harness, on what one scenario's boots left in
+# $SD: boot-N.console (serial console), boot-N.results (results port: "E2E
+# key=value" lines and the journal of every boot so far) and journal/boot-K.log.
+
+# res N KEY: value of "E2E KEY=..." reported by boot N.
+res() {
+	grep -a "^E2E $2=" "$SD/boot-$1.results" 2>/dev/null | tail -n 1 | cut -d= -f2- | tr -d '\r'
+}
+
+# split_journal N: splits the journal reported by boot N into journal/boot-K.log.
+split_journal() {
+	mkdir -p "$SD/journal"
+	rm -f "$SD"/journal/boot-*.log
+	tr -d '\r' <"$SD/boot-$1.results" | awk -v dir="$SD/journal" '
+		/^E2E-JOURNAL-BEGIN/ { on = 1; k = 1; n = 0; next }
+		/^E2E-JOURNAL-END/ { on = 0 }
+		!on { next }
+		/^-- Boot [0-9a-f]+ --$/ { if (n > 0) { k++; n = 0 }; next }
+		/^-- No entries --$/ { next }
+		{ print > (dir "/boot-" k ".log"); n++ }'
+}
+
+# jts K REGEX: monotonic time (s) of boot K's first journal line matching REGEX.
+jts() {
+	grep -aE -m1 "$2" "$SD/journal/boot-$1.log" 2>/dev/null | sed -nE 's/^\[ *([0-9]+\.[0-9]+)\].*/\1/p'
+}
+jhas() { grep -aqE "$2" "$SD/journal/boot-$1.log" 2>/dev/null; }
+jcount() { grep -acE "$2" "$SD/journal/boot-$1.log" 2>/dev/null || true; }
+
+# check DESCRIPTION COMMAND...: runs an assertion, records and prints it.
+check() {
+	local desc=$1
+	shift
+	if "$@"; then
+		echo "    ok   $desc" | tee -a "$SD/checks"
+	else
+		echo "    FAIL $desc" | tee -a "$SD/checks"
+		ROW_OK=0
+	fi
+}
+eq() { [[ $1 == "$2" ]] || { echo "         got '$1', want '$2'" | tee -a "$SD/checks"; return 1; }; }
+lt() { [[ -n $1 && -n $2 ]] && awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }' || { echo "         '$1' < '$2' is false" | tee -a "$SD/checks"; return 1; }; }
+not() { ! "$@"; }
+contains() { [[ $1 == *"$2"* ]] || { echo "         '$1' does not contain '$2'" | tee -a "$SD/checks"; return 1; }; }
+
+# The journal lines worth reading when something failed.
+JOURNAL_FOCUS='day1kmod|dummy|e2e_twin|registry|podman|network-pre|network-online|NetworkManager|Failed|failed|e2e:|Reached target|reboot|Power'
+
+# explain: prints what a failed scenario needs to be understood.
+explain() {
+	local n k f
+	echo "  ---- what the guest showed ($SD) ----"
+	for ((n = 1; n <= BOOTS; n++)); do
+		echo "  -- boot $n: ${ENDINGS[n - 1]}; console tail:"
+		tr -d '\r' <"$SD/boot-$n.console" | grep -av '^\s*$' | tail -n 25 | sed 's/^/     | /'
+		echo "  -- boot $n: results port:"
+		tr -d '\r' <"$SD/boot-$n.results" | grep -a '^E2E ' | sed 's/^/     | /'
+	done
+	for f in "$SD"/journal/boot-*.log; do
+		[[ -e $f ]] || continue
+		k=${f##*/boot-}
+		echo "  -- journal of boot ${k%.log} (focus):"
+		grep -aE "$JOURNAL_FOCUS" "$f" | tail -n 80 | sed 's/^/     | /'
+	done
+}

@@ -41,7 +41,10 @@ var scenarios = []struct {
 			"podman image unmount "+ref,
 			"podman rmi "+ref)
 		n.wantCalls(r, "systemctl", "systemctl reboot")
-		n.wantCalls(r, "depmod") // the image has modules.dep
+		n.wantCalls(r, "depmod") // the image has its module index
+		if s := r.of("sync"); len(s) != 1 || !strings.HasPrefix(s[0], "sync -f $ROOT/var/lib/day1kmod/ice/.tmp-"+k1+".") {
+			t.Errorf("want the temp tree synced before the rename, got %q", s)
+		}
 		n.wantCalls(r, "sleep")
 		n.wantReboots(1)
 		tree := n.state("ice", k1)
@@ -94,6 +97,29 @@ var scenarios = []struct {
 		n.wantCode(r, 0)
 		n.wantCalls(r, "podman")
 		n.wantReboots(1)
+	}},
+
+	{"installed under the node's names by Files: the scripts find their library", func(t *testing.T, n *node) {
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
+		files, err := Files(iceConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			p := filepath.Join(n.root, f.Path)
+			n.write(p, string(f.Contents))
+			if err := os.Chmod(p, os.FileMode(f.Mode)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		conf := filepath.Join(n.root, ConfigPath("ice"))
+		r := n.run(filepath.Join(n.root, PullPath("ice")), conf)
+		n.wantCode(r, 0)
+		n.wantReboots(1)
+		n.boot(k1, "ice")
+		r = n.run(filepath.Join(n.root, LoadPath("ice")), conf)
+		n.wantCode(r, 0)
+		n.wantModule("ice", "oot 1.2.3-oot")
 	}},
 
 	{"in-tree module not loaded: only the out-of-tree load", func(t *testing.T, n *node) {

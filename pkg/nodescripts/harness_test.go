@@ -235,21 +235,27 @@ type result struct {
 }
 
 // run runs script (load.sh or pull.sh) of this directory with bash on conf,
-// with the node's knobs plus extra ones ("FAKE_...=...").
+// with the node's knobs plus extra ones ("FAKE_...=..."). An absolute
+// script path is executed directly, as systemd does.
 func (n *node) run(script, conf string, knobs ...string) result {
 	n.t.Helper()
 	calls := filepath.Join(n.fake, "calls.log")
 	n.write(calls, "")
-	abs, err := filepath.Abs(script)
-	if err != nil {
-		n.t.Fatal(err)
+	var cmd *exec.Cmd
+	if filepath.IsAbs(script) {
+		cmd = n.command(script, conf)
+	} else {
+		abs, err := filepath.Abs(script)
+		if err != nil {
+			n.t.Fatal(err)
+		}
+		cmd = n.command("/bin/bash", abs, conf)
 	}
-	cmd := n.command("/bin/bash", abs, conf)
 	cmd.Env = append(cmd.Env, knobs...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	cmd.Stdout = &stderr
-	err = cmd.Run()
+	err := cmd.Run()
 	r := result{stderr: stderr.String()}
 	var exit *exec.ExitError
 	switch {

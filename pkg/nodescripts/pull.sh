@@ -195,6 +195,9 @@ finish_tree() {
 # moment either absent or whole.
 commit_tree() {
 	local old=""
+	# Data first, then the rename: after a power loss the final path never
+	# names a tree whose files were not written out yet.
+	sync -f "$TMP_TREE"
 	if [[ -e "$TREE" ]]; then
 		old="${NAME_DIR}/.tmp-${KVER}.replaced"
 		rm -rf -- "$old"

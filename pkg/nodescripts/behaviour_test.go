@@ -251,6 +251,17 @@ var scenarios = []struct {
 		n.wantReboots(1)
 	}},
 
+	{"image removal fails: only a warning, the tree is used and the node reboots", func(t *testing.T, n *node) {
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
+		conf := n.config(iceConfig())
+		r := n.run("pull.sh", conf, "FAKE_RMI_FAIL=1")
+		n.wantCode(r, 0)
+		n.wantLog(r, "warning: could not remove image '"+iceRepo+":"+k1+"'")
+		n.wantCalls(r, "podman rmi", "podman rmi "+iceRepo+":"+k1)
+		n.wantReboots(1)
+		n.wantExists(n.state("ice", k1, "record"))
+	}},
+
 	{"pull killed mid-extract: the half tree is never used, the next run recovers", func(t *testing.T, n *node) {
 		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
 		conf := n.config(iceConfig())

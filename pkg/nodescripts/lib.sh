@@ -174,19 +174,18 @@ tree_state() {
 
 # ---------------------------------------------------------------- modules
 
-# The kernel treats "-" and "_" in module names as the same character.
-norm_module() { printf '%s\n' "${1//-/_}"; }
+# The kernel treats "-" and "_" in module names as the same character:
+# names are compared as ${name//-/_}.
 
 # find_module_file DIR NAME: print the path of NAME's .ko file under DIR
 # (compressed or not), or nothing.
 find_module_file() {
-	local dir="$1" want f base
-	want="$(norm_module "$2")"
+	local dir="$1" want="${2//-/_}" f base
 	[[ -d "$dir" ]] || return 0
 	while IFS= read -r -d '' f; do
 		base="${f##*/}"
 		base="${base%%.ko*}"
-		if [[ "$(norm_module "$base")" == "$want" ]]; then
+		if [[ "${base//-/_}" == "$want" ]]; then
 			printf '%s\n' "$f"
 			return 0
 		fi
@@ -218,11 +217,10 @@ check_vermagic() {
 
 # module_loaded NAME: NAME is in /proc/modules.
 module_loaded() {
-	local want name _rest
-	want="$(norm_module "$1")"
+	local want="${1//-/_}" name _rest
 	[[ -r "${DAY1KMOD_ROOT}/proc/modules" ]] || return 1
 	while read -r name _rest; do
-		if [[ "$(norm_module "$name")" == "$want" ]]; then
+		if [[ "${name//-/_}" == "$want" ]]; then
 			return 0
 		fi
 	done <"${DAY1KMOD_ROOT}/proc/modules"
@@ -232,10 +230,9 @@ module_loaded() {
 # module_users NAME: the modules that use NAME (4th field of /proc/modules),
 # to explain why it cannot be unloaded.
 module_users() {
-	local want name _size _refs users _rest
-	want="$(norm_module "$1")"
+	local want="${1//-/_}" name _size _refs users _rest
 	while read -r name _size _refs users _rest; do
-		if [[ "$(norm_module "$name")" == "$want" ]]; then
+		if [[ "${name//-/_}" == "$want" ]]; then
 			printf '%s\n' "${users%,}"
 			return 0
 		fi
@@ -245,7 +242,7 @@ module_users() {
 # loaded_attr NAME ATTR: /sys/module/NAME/ATTR (srcversion, version), or empty.
 loaded_attr() {
 	local file value=""
-	file="${DAY1KMOD_ROOT}/sys/module/$(norm_module "$1")/$2"
+	file="${DAY1KMOD_ROOT}/sys/module/${1//-/_}/$2"
 	if [[ -r "$file" ]]; then
 		IFS= read -r value <"$file" || true
 	fi

@@ -25,7 +25,7 @@ tools: $(KUSTOMIZE)
 
 ## example: render the kustomize example with the function (no cluster needed)
 example: build $(KUSTOMIZE)
-	$(KUSTOMIZE) build --enable-alpha-plugins --enable-exec examples/kustomize
+	$(KUSTOMIZE) build --enable-alpha-plugins --enable-exec examples/kustomize-exec
 
 ## test: vet, unit, golden, node-script and client end-to-end tests
 test: build tools

@@ -28,7 +28,9 @@ var scenarios = []struct {
 
 	{"pull extracts the image and reboots exactly once", func(t *testing.T, n *node) {
 		ref := iceRepo + ":" + k1
-		n.addImage(ref, digestA, image{kernels: []string{k1}})
+		n.addImage(ref, digestA, image{kernels: []string{k1}, symlinks: map[string]string{
+			"opt/lib/modules/" + k1 + "/host": "/lib/modules/" + k1, // in-tree dependencies, resolved on the node
+		}})
 		n.write(filepath.Join(n.root, "var/lib/kubelet/config.json"), "{}")
 		conf := n.config(iceConfig())
 
@@ -51,6 +53,9 @@ var scenarios = []struct {
 		n.wantExists(filepath.Join(tree, "lib/modules", k1, "extra/ice.ko"), filepath.Join(tree, "lib/modules", k1, "modules.dep"))
 		if l, err := os.Readlink(filepath.Join(tree, "usr/lib/modules")); err != nil || l != "../../lib/modules" {
 			t.Errorf("usr/lib/modules -> %q (%v), want ../../lib/modules", l, err)
+		}
+		if l, err := os.Readlink(filepath.Join(tree, "lib/modules", k1, "host")); err != nil || l != "/lib/modules/"+k1 {
+			t.Errorf("the image's symlink was not kept: %q (%v)", l, err)
 		}
 		if got, want := n.read(filepath.Join(tree, "record")), "# What day1kmod extracted into this directory.\n"+
 			"name=ice\nimage="+iceRepo+":${KERNEL_FULL_VERSION}\nreference="+ref+"\ndigest="+digestA+"\nkernel="+k1+"\nmodule=ice\nfirmware_path=\n"; got != want {

@@ -132,6 +132,7 @@ type image struct {
 	noDep      bool              // no modules.dep nor modules.dep.bin in the image
 	noDepBin   bool              // modules.dep but no modules.dep.bin
 	firmware   map[string]string // path inside the image -> content
+	symlinks   map[string]string // path inside the image -> link target
 }
 
 func (n *node) addImage(ref, digest string, img image) {
@@ -162,6 +163,11 @@ func (n *node) addImage(ref, digest string, img image) {
 	}
 	for p, c := range img.firmware {
 		n.write(filepath.Join(dir, "rootfs", p), c)
+	}
+	for p, target := range img.symlinks {
+		if err := os.Symlink(target, filepath.Join(dir, "rootfs", p)); err != nil {
+			n.t.Fatal(err)
+		}
 	}
 }
 

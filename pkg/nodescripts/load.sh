@@ -50,11 +50,11 @@ install_firmware() {
 	if [[ -z "$fwdir" ]]; then
 		fwdir=/var/lib/firmware
 		log "setting the kernel's custom firmware path to $fwdir"
-		printf '%s' "$fwdir" >"$param"
+		printf '%s' "$fwdir" >"$param" || return 1
 	fi
 	log "copying firmware from ${TREE}/firmware to $fwdir"
-	mkdir -p "${DAY1KMOD_ROOT}${fwdir}"
-	cp -R --preserve=mode,timestamps "${TREE}/firmware/." "${DAY1KMOD_ROOT}${fwdir}/"
+	mkdir -p "${DAY1KMOD_ROOT}${fwdir}" || return 1
+	cp -R --preserve=mode,timestamps "${TREE}/firmware/." "${DAY1KMOD_ROOT}${fwdir}/" || return 1
 }
 
 # unload_in_tree: unload the configured in-tree modules that are loaded,
@@ -114,7 +114,7 @@ main() {
 		fi
 	fi
 
-	install_firmware
+	install_firmware || die "could not install the firmware of '$CFG_MODULE'; nothing was unloaded"
 	unload_in_tree || die "not loading out-of-tree module '$CFG_MODULE'"
 
 	log "loading out-of-tree module '$CFG_MODULE' from $TREE${CFG_PARAMS[*]:+ with parameters: ${CFG_PARAMS[*]}}"

@@ -143,6 +143,10 @@ extract() {
 		error "image '$IMAGE_REF' has no firmware directory '$CFG_FIRMWARE_PATH'"
 		return 1
 	fi
+	# cp -R keeps symlinks as they are: an image that links, say,
+	# /opt/lib/modules/K/host to /lib/modules/K so its modules.dep reaches
+	# in-tree dependencies (as images for the Kernel Module Management
+	# operator do) gets the node's own in-tree modules through it.
 	log "extracting /opt/lib/modules/${KVER} from image '$IMAGE_REF'"
 	mkdir -p "${TMP_TREE}/lib/modules" || return 1
 	cp -R --preserve=mode,timestamps "$src" "${TMP_TREE}/lib/modules/${KVER}" || return 1

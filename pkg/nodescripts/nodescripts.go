@@ -72,7 +72,8 @@ type Config struct {
 	// (a tag-less image arrives as "repo:${KERNEL_FULL_VERSION}"); otherwise
 	// (fixed tag, digest) it is used as is.
 	Image string
-	// Module is the out-of-tree module to load: [A-Za-z0-9_-]+.
+	// Module is the out-of-tree module to load: [A-Za-z0-9_-], 1 to 56
+	// characters (the same for InTreeModules).
 	Module string
 	// InTreeModules are unloaded, when loaded, before Module is loaded, and
 	// reloaded if it fails. May be empty.

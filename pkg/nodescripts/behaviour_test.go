@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-const iceRepo = "quay.io/acme/ice-kmod"
+const iceRepo = "registry.example.com/acme/ice-kmod"
 
 // scenarios are the node's life as DESIGN.md tells it ("What happens on a
 // node"), each run on a fresh test node.
@@ -486,9 +486,9 @@ var scenarios = []struct {
 
 	{"two modules side by side do not touch each other", func(t *testing.T, n *node) {
 		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
-		n.addImage("quay.io/acme/e1000e:"+k1, digestB, image{kernels: []string{k1}, module: "e1000e", version: "9.9"})
+		n.addImage("registry.example.com/acme/e1000e:"+k1, digestB, image{kernels: []string{k1}, module: "e1000e", version: "9.9"})
 		ice := n.config(iceConfig())
-		e1000e := n.config(Config{Name: "e1000e-oot", Image: "quay.io/acme/e1000e:" + KernelVersionPlaceholder,
+		e1000e := n.config(Config{Name: "e1000e-oot", Image: "registry.example.com/acme/e1000e:" + KernelVersionPlaceholder,
 			Module: "e1000e", InTreeModules: []string{"e1000e"}})
 		// e1000e's pull is interrupted; ice's run must leave its temp alone.
 		r := n.run("pull.sh", e1000e, "FAKE_CP_KILL=1")
@@ -546,8 +546,8 @@ var scenarios = []struct {
 		pwned := filepath.Join(n.root, "pwned")
 		conf := filepath.Join(n.root, "etc/day1kmod/evil.conf")
 		for _, bad := range []string{
-			"format=1\nname=x\nimage=quay.io/a/b:$(touch " + pwned + ")\nmodule=ice\n",
-			"format=1\nname=x\nimage=quay.io/a/b:${HOME}\nmodule=ice\n",
+			"format=1\nname=x\nimage=registry.example.com/a/b:$(touch " + pwned + ")\nmodule=ice\n",
+			"format=1\nname=x\nimage=registry.example.com/a/b:${HOME}\nmodule=ice\n",
 			"format=1\nname=x\nimage=\nmodule=ice\n",
 			"format=1\nname=x\nimage=a\nmodule=ice;touch " + pwned + "\n",
 			"format=1\nname=../x\nimage=a\nmodule=ice\n",

@@ -189,7 +189,7 @@ func (n *node) config(c Config) string {
 func iceConfig() Config {
 	return Config{
 		Name:          "ice",
-		Image:         "quay.io/acme/ice-kmod:" + KernelVersionPlaceholder,
+		Image:         "registry.example.com/acme/ice-kmod:" + KernelVersionPlaceholder,
 		Module:        "ice",
 		InTreeModules: []string{"ice"},
 		Parameters:    []string{"debug=1", "enable"},

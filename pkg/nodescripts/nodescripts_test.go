@@ -14,7 +14,7 @@ const kvPlaceholder = "${KERNEL_FULL_VERSION}"
 func goodConfig() Config {
 	return Config{
 		Name:          "ice",
-		Image:         "quay.io/acme/ice-kmod:" + kvPlaceholder,
+		Image:         "registry.example.com/acme/ice-kmod:" + kvPlaceholder,
 		Module:        "ice",
 		InTreeModules: []string{"ice"},
 		Parameters:    []string{"debug=1", "enable"},
@@ -31,7 +31,7 @@ func TestRenderFormat(t *testing.T) {
 # Generated: the node scripts read these key=value lines as data, never as shell code.
 format=1
 name=ice
-image=quay.io/acme/ice-kmod:${KERNEL_FULL_VERSION}
+image=registry.example.com/acme/ice-kmod:${KERNEL_FULL_VERSION}
 module=ice
 in_tree_modules=ice
 module_parameters=debug=1 enable
@@ -53,16 +53,16 @@ func TestRenderGood(t *testing.T) {
 		"no firmware":        func(c *Config) { c.FirmwarePath = "" },
 		"several in-tree":    func(c *Config) { c.InTreeModules = []string{"ice", "irdma", "snd-hda_intel"} },
 		"name with dots":     func(c *Config) { c.Name = "ice.v2_x-1" },
-		"fixed tag":          func(c *Config) { c.Image = "quay.io/acme/ice-kmod:1.2.3" },
+		"fixed tag":          func(c *Config) { c.Image = "registry.example.com/acme/ice-kmod:1.2.3" },
 		"no registry":        func(c *Config) { c.Image = "acme/ice:" + kvPlaceholder },
 		"registry with port": func(c *Config) { c.Image = "registry.example.com:5000/a/b/c:v1" },
 		"digest": func(c *Config) {
-			c.Image = "quay.io/acme/ice@sha256:" + strings.Repeat("ab", 32)
+			c.Image = "registry.example.com/acme/ice@sha256:" + strings.Repeat("ab", 32)
 		},
 		"tag and digest": func(c *Config) {
-			c.Image = "quay.io/acme/ice:v1@sha256:" + strings.Repeat("0", 64)
+			c.Image = "registry.example.com/acme/ice:v1@sha256:" + strings.Repeat("0", 64)
 		},
-		"placeholder inside tag": func(c *Config) { c.Image = "quay.io/acme/ice:v1-" + kvPlaceholder },
+		"placeholder inside tag": func(c *Config) { c.Image = "registry.example.com/acme/ice:v1-" + kvPlaceholder },
 		"param value chars":      func(c *Config) { c.Parameters = []string{"a=/x/y.z,1:2+3-4_5", "b="} },
 		"firmware dots in names": func(c *Config) { c.FirmwarePath = "/lib/firmware/intel/ice.ddp/v1.2" },
 	} {
@@ -84,15 +84,15 @@ func TestRenderRejects(t *testing.T) {
 		"name with newline":         func(c *Config) { c.Name = "ice\nimage=evil" },
 		"name with space":           func(c *Config) { c.Name = "ice x" },
 		"empty image":               func(c *Config) { c.Image = "" },
-		"image with newline":        func(c *Config) { c.Image = "quay.io/a/b:v1\nmodule=evil" },
-		"image with space":          func(c *Config) { c.Image = "quay.io/a/b:v1 x" },
-		"image with NUL":            func(c *Config) { c.Image = "quay.io/a/b:v1\x00" },
-		"image with command":        func(c *Config) { c.Image = "quay.io/a/b:$(reboot)" },
-		"image other variable":      func(c *Config) { c.Image = "quay.io/a/b:${HOME}" },
-		"image uppercase path":      func(c *Config) { c.Image = "quay.io/Acme/b:v1" },
-		"image short digest":        func(c *Config) { c.Image = "quay.io/a/b@sha256:abc" },
-		"image placeholder digest":  func(c *Config) { c.Image = "quay.io/a/b@sha256:" + kvPlaceholder },
-		"image trailing colon":      func(c *Config) { c.Image = "quay.io/a/b:" },
+		"image with newline":        func(c *Config) { c.Image = "registry.example.com/a/b:v1\nmodule=evil" },
+		"image with space":          func(c *Config) { c.Image = "registry.example.com/a/b:v1 x" },
+		"image with NUL":            func(c *Config) { c.Image = "registry.example.com/a/b:v1\x00" },
+		"image with command":        func(c *Config) { c.Image = "registry.example.com/a/b:$(reboot)" },
+		"image other variable":      func(c *Config) { c.Image = "registry.example.com/a/b:${HOME}" },
+		"image uppercase path":      func(c *Config) { c.Image = "registry.example.com/Acme/b:v1" },
+		"image short digest":        func(c *Config) { c.Image = "registry.example.com/a/b@sha256:abc" },
+		"image placeholder digest":  func(c *Config) { c.Image = "registry.example.com/a/b@sha256:" + kvPlaceholder },
+		"image trailing colon":      func(c *Config) { c.Image = "registry.example.com/a/b:" },
 		"empty module":              func(c *Config) { c.Module = "" },
 		"module with dot":           func(c *Config) { c.Module = "ice.ko" },
 		"module too long":           func(c *Config) { c.Module = strings.Repeat("m", 57) },

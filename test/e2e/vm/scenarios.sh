@@ -60,10 +60,10 @@ timing() {
 
 # load_before_netpre K N: boot K's load unit for N ended before network-pre.target.
 load_before_netpre() {
-	local done netpre
-	done=$(jts "$1" "(Finished|Failed to start) day1kmod-load-$2.service")
+	local ended netpre
+	ended=$(jts "$1" "(Finished|Failed to start) day1kmod-load-$2.service")
 	netpre=$(jts "$1" 'Reached target network-pre.target')
-	lt "$done" "$netpre"
+	lt "$ended" "$netpre"
 }
 
 oot_loaded() { # N MODULE TAG: boot N reports the OOT module loaded with TAG

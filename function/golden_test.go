@@ -3,12 +3,12 @@ package function
 import (
 	"bytes"
 	"encoding/base64"
-	"regexp"
-	"strconv"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/coreos/go-systemd/v22/unit"
@@ -88,7 +89,10 @@ func loadUnit(l layout) string {
 }
 
 // pullUnit needs the network; its script reboots the node once when it has
-// extracted a module tree for the running kernel.
+// extracted a module tree for the running kernel. The script retries the
+// pull for minutes; the unit retries the script after that, since a node
+// whose registry is unreachable for a while must still get its module,
+// except when the image itself cannot work.
 func pullUnit(l layout) string {
 	return serializeUnit([]*unit.UnitOption{
 		unit.NewUnitOption("Unit", "Description", "day1kmod: fetch the out-of-tree kernel module of "+l.name+" for the running kernel"),
@@ -97,6 +101,9 @@ func pullUnit(l layout) string {
 		unit.NewUnitOption("Service", "Type", "oneshot"),
 		unit.NewUnitOption("Service", "RemainAfterExit", "yes"),
 		unit.NewUnitOption("Service", "ExecStart", nodescripts.PullCommand(l.name)),
+		unit.NewUnitOption("Service", "Restart", "on-failure"),
+		unit.NewUnitOption("Service", "RestartSec", "1min"),
+		unit.NewUnitOption("Service", "RestartPreventExitStatus", strconv.Itoa(nodescripts.PullExitImageUnusable)),
 		unit.NewUnitOption("Install", "WantedBy", "multi-user.target"),
 	})
 }

@@ -36,6 +36,10 @@ func fullConfig() Config {
 	}
 }
 
+// mcoSizeLimit is the MCO's limit on a MachineConfig; we keep well below it
+// since a pool's rendered config merges many.
+const mcoSizeLimit = 1572864
+
 func produce(t *testing.T, c Config) []byte {
 	t.Helper()
 	mc, err := NewMachineConfig(c)
@@ -172,8 +176,15 @@ func TestOutputIsAcceptedByRealParsers(t *testing.T) {
 			out := produce(t, c)
 			d := c.WithDefaults()
 			dec := decode(t, out, d.IgnitionVersion)
-			if v := dec.ign.Ignition.Version; d.IgnitionVersion != IgnitionV3_2 && !strings.HasPrefix(string(dec.mc.Spec.Config.Raw), `{"ignition":{"version":"`+d.IgnitionVersion) {
+			if v := dec.ign.Ignition.Version; v != d.IgnitionVersion {
 				t.Errorf("Ignition version %q, want %s", v, d.IgnitionVersion)
+			}
+			// What the MCO of OpenShift 4.19+ does with any MachineConfig.
+			if _, rpt, err := v3_5.ParseCompatibleVersion(dec.mc.Spec.Config.Raw); err != nil || len(rpt.Entries) > 0 {
+				t.Errorf("v3_5.ParseCompatibleVersion: %v %s", err, rpt)
+			}
+			if len(out) > mcoSizeLimit/4 {
+				t.Errorf("MachineConfig is %d bytes: the MCO refuses more than %d", len(out), mcoSizeLimit)
 			}
 			var obj map[string]any
 			if err := yaml.Unmarshal(out, &obj); err != nil {
@@ -241,6 +252,7 @@ func TestNodeFilesAndUnits(t *testing.T) {
 		}
 	}
 	for _, line := range []string{"After=network-online.target day1kmod-load-ice.service", "Wants=network-online.target",
+		"Restart=on-failure", "RestartPreventExitStatus=2",
 		"ExecStart=/usr/local/bin/day1kmod-ice-pull.sh /etc/day1kmod/ice.conf"} {
 		if !strings.Contains(*pull.Contents, line+"\n") {
 			t.Errorf("pull unit lacks %q:\n%s", line, *pull.Contents)

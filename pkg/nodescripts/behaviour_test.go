@@ -104,6 +104,24 @@ var scenarios = []struct {
 		n.wantReboots(1)
 	}},
 
+	{"SELinux enabled: the tree gets the label of /lib/modules before loading", func(t *testing.T, n *node) {
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
+		conf := n.config(iceConfig())
+		n.pullAndBoot(conf, "ice")
+		tree := strings.ReplaceAll(n.state("ice", k1), n.root, "$ROOT")
+
+		r := n.run("load.sh", conf) // no SELinux: no labelling
+		n.wantCode(r, 0)
+		n.wantCalls(r, "chcon")
+
+		n.boot(k1, "ice")
+		n.write(filepath.Join(n.root, "sys/fs/selinux/enforce"), "1")
+		r = n.run("load.sh", conf)
+		n.wantCode(r, 0)
+		n.wantCalls(r, "chcon", "chcon -R -t modules_object_t "+tree+"/lib/modules")
+		n.wantModule("ice", "oot 1.2.3-oot")
+	}},
+
 	{"installed under the node's names by Files: the scripts find their library", func(t *testing.T, n *node) {
 		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
 		files, err := Files(iceConfig())
@@ -421,7 +439,7 @@ var scenarios = []struct {
 			c.FirmwarePath = tc.firmware
 			conf := n.config(c)
 			r := n.run("pull.sh", conf)
-			n.wantCode(r, 1)
+			n.wantCode(r, PullExitImageUnusable) // the unit must not retry on it
 			n.wantLog(r, tc.why, "not rebooting")
 			if len(r.of("podman image unmount")) != 1 || len(r.of("podman rmi")) != 1 {
 				t.Errorf("%s: image not unmounted and removed: %q", tc.tag, r.of("podman"))

@@ -57,6 +57,20 @@ install_firmware() {
 	cp -R --preserve=mode,timestamps "${TREE}/firmware/." "${DAY1KMOD_ROOT}${fwdir}/" || return 1
 }
 
+# label_modules: with SELinux (RHCOS) the kernel checks the label of a module
+# file when it is loaded, and files extracted under /var/lib carry
+# var_lib_t. Give the tree the label of /lib/modules on every boot, so a
+# relabel of /var since the extraction does not undo it.
+label_modules() {
+	[[ -e "${DAY1KMOD_ROOT}/sys/fs/selinux/enforce" ]] || return 0
+	if ! command -v chcon >/dev/null; then
+		warn "SELinux is enabled but chcon is missing: ${TREE}/lib/modules keeps its label and loading may be refused"
+		return 0
+	fi
+	chcon -R -t modules_object_t "${TREE}/lib/modules" ||
+		warn "could not label ${TREE}/lib/modules modules_object_t: SELinux may refuse to load '$CFG_MODULE'"
+}
+
 # unload_in_tree: unload the configured in-tree modules that are loaded,
 # remembering them in REMOVED. On a failure the ones already removed are
 # reloaded and it returns 1.
@@ -115,6 +129,7 @@ main() {
 	fi
 
 	install_firmware || die "could not install the firmware of '$CFG_MODULE'; nothing was unloaded"
+	label_modules
 	unload_in_tree || die "not loading out-of-tree module '$CFG_MODULE'"
 
 	log "loading out-of-tree module '$CFG_MODULE' from $TREE${CFG_PARAMS[*]:+ with parameters: ${CFG_PARAMS[*]}}"

@@ -44,6 +44,12 @@ const (
 	// ConfigFormat is the value of the "format" key Render writes and the
 	// scripts require.
 	ConfigFormat = "1"
+	// PullExitImageUnusable is pull.sh's exit status when the image was
+	// pulled but lacks what the config asks for (no modules for the running
+	// kernel, no such module, wrong vermagic, no firmware directory):
+	// retrying cannot help, so the pull unit's RestartPreventExitStatus names
+	// it. Any other failure exits 1 and the unit retries.
+	PullExitImageUnusable = 2
 	// ScriptMode and ConfigMode are the file modes to install them with.
 	ScriptMode = 0o755
 	ConfigMode = 0o644

@@ -23,6 +23,12 @@ PULL_ATTEMPTS=8
 PULL_FIRST_DELAY=5
 PULL_MAX_DELAY=60
 
+# Exit status when the image was pulled but does not hold what the config
+# asks for: retrying cannot help until the image changes, so the unit does not
+# restart on it (RestartPreventExitStatus). Other failures exit 1 and the
+# unit retries later (the network or the registry may come back).
+EXIT_IMAGE_UNUSABLE=2
+
 # State for the exit trap, which cleans up whatever a failure leaves behind.
 IMAGE_REF=""  # set once the image is pulled: removed on exit
 MOUNTED=""    # set while the image is mounted
@@ -127,21 +133,22 @@ image_digest() {
 
 # extract MNT: copy the modules for the running kernel (and the firmware)
 # from the mounted image MNT into TMP_TREE. Returns 1 with the reason logged
-# when the image does not have what the config asks for.
+# when a copy fails, EXIT_IMAGE_UNUSABLE when the image does not have what the
+# config asks for.
 extract() {
 	local mnt="$1" src="$1/opt/lib/modules/${KVER}" have
 	if [[ ! -d "$src" ]]; then
 		have="$(find "${mnt}/opt/lib/modules" -mindepth 1 -maxdepth 1 -printf '%f ' 2>/dev/null || true)"
 		error "image '$IMAGE_REF' has no /opt/lib/modules/${KVER} for the running kernel (it has: ${have:-nothing})"
-		return 1
+		return "$EXIT_IMAGE_UNUSABLE"
 	fi
 	if [[ -z "$(find_module_file "$src" "$CFG_MODULE")" ]]; then
 		error "image '$IMAGE_REF' has no module '$CFG_MODULE' in /opt/lib/modules/${KVER}"
-		return 1
+		return "$EXIT_IMAGE_UNUSABLE"
 	fi
 	if [[ -n "$CFG_FIRMWARE_PATH" && ! -d "${mnt}${CFG_FIRMWARE_PATH}" ]]; then
 		error "image '$IMAGE_REF' has no firmware directory '$CFG_FIRMWARE_PATH'"
-		return 1
+		return "$EXIT_IMAGE_UNUSABLE"
 	fi
 	# cp -R keeps symlinks as they are: an image that links, say,
 	# /opt/lib/modules/K/host to /lib/modules/K so its modules.dep reaches
@@ -161,7 +168,7 @@ extract_image() {
 	local mnt status=0
 	mnt="$(podman image mount "$IMAGE_REF")" || return 1
 	MOUNTED=1
-	extract "$mnt" || status=1
+	extract "$mnt" || status=$?
 	MOUNTED=""
 	podman image unmount "$IMAGE_REF" >/dev/null || warn "could not unmount image '$IMAGE_REF'"
 	return "$status"
@@ -179,7 +186,7 @@ finish_tree() {
 		log "the image has no module index (modules.dep, modules.dep.bin): running depmod"
 		depmod -b "$TMP_TREE" "$KVER" || return 1
 	fi
-	check_vermagic "$TMP_TREE" || return 1
+	check_vermagic "$TMP_TREE" || return "$EXIT_IMAGE_UNUSABLE"
 	# Date-free, so the same image gives the same record.
 	{
 		printf '# What day1kmod extracted into this directory.\n'
@@ -254,8 +261,17 @@ main() {
 	digest="$(image_digest "$ref")"
 
 	TMP_TREE="$(mktemp -d "${NAME_DIR}/.tmp-${KVER}.XXXXXX")"
-	extract_image || die "could not extract the module from image '$ref'; not rebooting"
-	finish_tree "$digest" "$ref" || die "the module extracted from image '$ref' is not usable; not rebooting"
+	local status=0
+	extract_image || status=$?
+	if ((status != 0)); then
+		error "could not extract the module from image '$ref'; not rebooting"
+		exit "$status"
+	fi
+	finish_tree "$digest" "$ref" || status=$?
+	if ((status != 0)); then
+		error "the module extracted from image '$ref' is not usable; not rebooting"
+		exit "$status"
+	fi
 	commit_tree
 	remove_image
 	trap - EXIT

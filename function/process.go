@@ -150,7 +150,7 @@ func (p *processor) collect() (sources []*source, packageMode bool) {
 
 func (p *processor) hasOwnedItems() bool {
 	for _, it := range p.rl.Items {
-		if it.GetAnnotation(SourceAnnotation) != "" {
+		if _, ok := keyOf(it); ok && it.GetAnnotation(SourceAnnotation) != "" {
 			return true
 		}
 	}
@@ -228,18 +228,18 @@ func (p *processor) merge(sources []*source, outputs []*generated, packageMode b
 	placed := map[*generated]bool{}
 	items := make(fn.KubeObjects, 0, len(p.rl.Items)+len(outputs))
 	for _, it := range p.rl.Items {
+		// Only the kinds the function generates are its own.
+		k, generatedKind := keyOf(it)
 		owner := it.GetAnnotation(SourceAnnotation)
-		if owner == "" || (!visible[owner] && !packageMode) {
+		if !generatedKind || owner == "" || (!visible[owner] && !packageMode) {
 			items = append(items, it)
 			continue
 		}
-		if k, ok := keyOf(it); ok {
-			if g := byKey[k]; g != nil && !placed[g] {
-				copyPlacement(it, g.obj)
-				items = append(items, g.obj)
-				placed[g] = true
-				continue
-			}
+		if g := byKey[k]; g != nil && !placed[g] {
+			copyPlacement(it, g.obj)
+			items = append(items, g.obj)
+			placed[g] = true
+			continue
 		}
 		why := "its " + Kind + " no longer generates it"
 		if !visible[owner] {

@@ -83,6 +83,7 @@ var scenarios = []struct {
 		r := n.run("load.sh", conf)
 		n.wantCode(r, 0)
 		n.wantCalls(r, "modprobe", "modprobe -r ice", "modprobe -d "+strings.ReplaceAll(tree, n.root, "$ROOT")+" ice debug=1 enable")
+		n.wantCalls(r, "udevadm", "udevadm settle --timeout=60") // coldplug done before looking
 		n.wantCalls(r, "podman")
 		n.wantModule("ice", "oot 1.2.3-oot")
 		n.wantModule("e1000e", "in-tree") // not in the list: untouched
@@ -165,6 +166,7 @@ var scenarios = []struct {
 		r := n.run("load.sh", conf)
 		n.wantCode(r, 0)
 		n.wantCalls(r, "modprobe", "modprobe -d $ROOT/var/lib/day1kmod/ice/"+k1+" ice")
+		n.wantCalls(r, "udevadm") // nothing to unload: no wait for udev
 		n.wantModule("ice", "oot 1.2.3-oot")
 		n.wantModule("irdma", "in-tree")
 	}},

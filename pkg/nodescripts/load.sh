@@ -76,6 +76,12 @@ label_modules() {
 # reloaded and it returns 1.
 unload_in_tree() {
 	local m users
+	# udev loads drivers for the devices it finds (coldplug) after this unit
+	# may start: wait for that queue, or an in-tree driver could load after
+	# we looked and bind the device before the out-of-tree one.
+	if [[ ${#CFG_IN_TREE[@]} -gt 0 ]] && ! udevadm settle --timeout=60; then
+		warn "udev did not settle within 60 s: an in-tree module may still load after this check"
+	fi
 	for m in "${CFG_IN_TREE[@]}"; do
 		if ! module_loaded "$m"; then
 			log "in-tree module '$m' is not loaded: nothing to unload"

@@ -409,3 +409,40 @@ func lineDiff(want, got string) string {
 	fmt.Fprintf(&b, "(%d lines wanted, %d got)", len(w), len(g))
 	return b.String()
 }
+
+// Errors reach the user through the clients, and change nothing.
+func TestClientsReportErrors(t *testing.T) {
+	t.Run("kpt", func(t *testing.T) {
+		k := kpt(t)
+		ws := workspace(t, "kpt-eval")
+		pkg := filepath.Join(ws, "examples", "kpt-eval", "package")
+		cmd := exec.Command(k, "fn", "eval", "examples/kpt-eval/package", "--exec", "bin/day1kmod", "--",
+			"kernelModuleName=ice", "machineConfigPool=worker", "kernelModuleImag=typo")
+		cmd.Dir = ws
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			t.Fatalf("kpt fn eval succeeded with a bad config:\n%s", out)
+		}
+		for _, want := range []string{"data.kernelModuleImage", "data.kernelModuleImag:", "unknown key"} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("kpt output lacks %q:\n%s", want, out)
+			}
+		}
+		compareTrees(t, filepath.Join(repoRoot, "examples", "kpt-eval", "package"), pkg)
+	})
+	t.Run("kustomize", func(t *testing.T) {
+		k := kustomize(t)
+		ws := workspace(t, "kustomize-exec")
+		replaceInFile(t, filepath.Join(ws, "examples", "kustomize-exec", "day1kmod.yaml"),
+			"kernelModuleName: ice", "kernelModuleName: \"ice; reboot\"")
+		cmd := exec.Command(k, "build", "--enable-alpha-plugins", "--enable-exec", "examples/kustomize-exec")
+		cmd.Dir = ws
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			t.Fatalf("kustomize build succeeded with a bad config:\n%s", out)
+		}
+		if !strings.Contains(string(out), "spec.kernelModuleName") || strings.Contains(string(out), "kind: MachineConfig") {
+			t.Errorf("kustomize output:\n%s", out)
+		}
+	})
+}

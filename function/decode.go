@@ -58,7 +58,8 @@ func isDay1KernelModule(o *fn.KubeObject) bool {
 }
 
 // decodeDay1KernelModule decodes o strictly: unknown or duplicate fields and
-// wrong types are errors naming the field.
+// wrong types are errors naming the field. The source is nil only when
+// nothing could be decoded.
 func decodeDay1KernelModule(o *fn.KubeObject, isItem bool) (*source, field.ErrorList) {
 	var errs field.ErrorList
 	if o.GetAPIVersion() != APIVersion {
@@ -81,9 +82,8 @@ func decodeDay1KernelModule(o *fn.KubeObject, isItem bool) (*source, field.Error
 	if d.Name == "" {
 		errs = append(errs, field.Required(field.NewPath("metadata", "name"), "the name every node path and unit of this module derives from"))
 	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
+	// Unknown or duplicate fields left the rest decoded: return it too, so
+	// that validation reports every other problem in the same run.
 	d.Spec.Name = d.Name
 	return &source{
 		obj:      o,
@@ -92,7 +92,7 @@ func decodeDay1KernelModule(o *fn.KubeObject, isItem bool) (*source, field.Error
 		isItem:   isItem,
 		specPath: field.NewPath("spec"),
 		namePath: field.NewPath("metadata", "name"),
-	}, nil
+	}, errs
 }
 
 var typeErrorRE = regexp.MustCompile(`cannot unmarshal (\w+) into Go struct field \S+ of type (\S+)`)
@@ -317,9 +317,8 @@ func decodeConfigMap(o *fn.KubeObject) (*source, field.ErrorList) {
 		}
 		spec.MachineConfigPoolSpec = ps
 	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
+	// As with a Day1KernelModule, the source is returned with its errors so
+	// that validation reports the other problems too.
 	name := spec.Name
 	if name == "" {
 		name = spec.KernelModuleName
@@ -330,5 +329,5 @@ func decodeConfigMap(o *fn.KubeObject) (*source, field.ErrorList) {
 		name:     name,
 		specPath: data,
 		namePath: data.Child(cmName),
-	}, nil
+	}, errs
 }

@@ -35,10 +35,7 @@ type processor struct {
 
 func (p *processor) run() {
 	sources, packageMode := p.collect()
-	if p.failed {
-		return
-	}
-	if len(sources) == 0 && !p.hasOwnedItems() {
+	if len(sources) == 0 && !p.failed && !p.hasOwnedItems() {
 		p.results = append(p.results, &fn.Result{Severity: fn.Warning,
 			Message: "no " + Kind + " found: give one as functionConfig (or a ConfigMap with its fields as keys) or put some among the resources; day1kmod --help tells more"})
 		return
@@ -102,25 +99,29 @@ func (p *processor) collect() (sources []*source, packageMode bool) {
 		packageMode = true
 	case isDay1KernelModule(fc):
 		s, errs := decodeDay1KernelModule(fc, false)
-		for _, fe := range errs {
-			p.fieldResult(fc, fn.Error, fe)
-		}
 		if s == nil {
+			for _, fe := range errs {
+				p.fieldResult(fc, fn.Error, fe)
+			}
 			break
 		}
-		// kpt render and kustomize pass the config file among the items too.
-		dup := false
+		// kpt render and kustomize pass the config file among the items too:
+		// the same module is then read (and reported on) once, as the item.
+		var same *source
 		for _, o := range sources {
 			if o.name == s.name {
-				dup = true
-				if !reflect.DeepEqual(o.spec, s.spec) {
-					p.add(fc, fn.Error, field.NewPath("metadata", "name"), s.name,
-						fmt.Sprintf("the functionConfig and the %s %s among the resources (%s) have the same name but a different spec", Kind, s.name, objPath(o.obj)))
-				}
+				same = o
 			}
 		}
-		if !dup {
+		switch {
+		case same == nil:
+			for _, fe := range errs {
+				p.fieldResult(fc, fn.Error, fe)
+			}
 			sources = append([]*source{s}, sources...)
+		case !reflect.DeepEqual(same.spec, s.spec):
+			p.add(fc, fn.Error, field.NewPath("metadata", "name"), s.name,
+				fmt.Sprintf("the functionConfig and the %s %s among the resources (%s) have the same name but a different spec", Kind, s.name, objPath(same.obj)))
 		}
 	case fc.GetKind() == "ConfigMap" && fc.GetAPIVersion() == "v1":
 		s, errs := decodeConfigMap(fc)

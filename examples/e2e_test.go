@@ -423,7 +423,7 @@ func TestClientsReportErrors(t *testing.T) {
 		if err == nil {
 			t.Fatalf("kpt fn eval succeeded with a bad config:\n%s", out)
 		}
-		for _, want := range []string{"data.kernelModuleImage", "data.kernelModuleImag:", "unknown key"} {
+		for _, want := range []string{"data.kernelModuleImage", "data.kernelModuleImag:", "did you mean kernelModuleImage?"} {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("kpt output lacks %q:\n%s", want, out)
 			}

@@ -133,7 +133,17 @@ func strictError(o *fn.KubeObject, se error) *field.Error {
 	path := parsePath(p)
 	msg := se.Error()
 	if strings.Contains(msg, "unknown field") {
-		return unknown(path, lookupValue(o, p), "unknown field (day1kmod --help lists the fields of "+Kind+")")
+		msg := "unknown field"
+		parent, name := "", p
+		if i := strings.LastIndex(p, "."); i >= 0 {
+			parent, name = p[:i], p[i+1:]
+		}
+		if s := suggest(parent, name); s != "" {
+			msg += fmt.Sprintf(" (did you mean %s?)", s)
+		} else {
+			msg += " (day1kmod --help lists the fields of " + Kind + ")"
+		}
+		return unknown(path, lookupValue(o, p), msg)
 	}
 	return field.Duplicate(path, lookupValue(o, p))
 }
@@ -254,7 +264,11 @@ func decodeConfigMap(o *fn.KubeObject) (*source, field.ErrorList) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		if !known[k] {
-			errs = append(errs, unknown(data.Child(k), m[k], "unknown key; the keys are "+strings.Join(configMapKeys, ", ")))
+			msg := "unknown key; the keys are " + strings.Join(configMapKeys, ", ")
+			if s := suggest("data", k); s != "" {
+				msg = fmt.Sprintf("unknown key (did you mean %s?)", s)
+			}
+			errs = append(errs, unknown(data.Child(k), m[k], msg))
 		}
 	}
 	splitList := func(key string, sep func(string) []string) []string {

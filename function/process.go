@@ -49,21 +49,31 @@ func (p *processor) run() {
 		return
 	}
 	var outputs []*generated
+	type sourceNote struct {
+		s *source
+		note
+	}
+	var notes []sourceNote
 	for _, s := range sources {
-		gen, notes, err := s.generate()
+		gen, ns, err := s.generate()
 		if err != nil {
 			p.add(s.obj, fn.Error, nil, nil, "cannot generate the MachineConfig: "+err.Error())
 			continue
 		}
 		outputs = append(outputs, gen...)
-		for _, n := range notes {
-			p.add(s.obj, n.severity, n.path, n.value, n.msg)
+		for _, n := range ns {
+			notes = append(notes, sourceNote{s, n})
 		}
 	}
-	if p.failed {
-		return
+	if !p.failed {
+		p.checkConflicts(sources, outputs)
 	}
-	p.checkConflicts(sources, outputs)
+	// Warnings always; "generated ..." only when something was.
+	for _, n := range notes {
+		if n.severity != fn.Info || !p.failed {
+			p.add(n.s.obj, n.severity, n.path, n.value, n.msg)
+		}
+	}
 	if p.failed {
 		return
 	}

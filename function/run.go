@@ -85,8 +85,15 @@ USE
                   exec: {path: ./day1kmod}
               kustomize build --enable-alpha-plugins --enable-exec DIR
               (--enable-alpha-plugins alone silently drops the generator)
+              or, with a container engine, container: {image: IMAGE}
+              and kustomize build --enable-alpha-plugins DIR
   kpt:        kpt fn eval PKG --exec ./day1kmod --fn-config day1kmod.yaml
+              kpt fn eval PKG --image IMAGE -- kernelModuleName=ice ...
               kpt fn render PKG --allow-exec   (Kptfile pipeline.mutators)
+              kpt fn doc --image IMAGE         (prints this text)
+  Argo CD:    the binary in the repo-server image, and
+              kustomize.buildOptions: --enable-alpha-plugins --enable-exec
+  Flux:       pre-render in CI with kustomize or kpt and commit the output
 `
 
 // Main runs the function: it returns the process exit status.
@@ -101,11 +108,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	if f, ok := stdin.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			fmt.Fprint(stderr, "day1kmod: expects a ResourceList on stdin (it is a terminal); see day1kmod --help\n")
-			return 2
-		}
+	if f, ok := stdin.(*os.File); ok && isTerminal(f) {
+		fmt.Fprint(stderr, "day1kmod: expects a ResourceList on stdin (it is a terminal); see day1kmod --help\n")
+		return 2
 	}
 	results, err := Execute(Processor, stdin, stdout)
 	if err != nil {
@@ -170,4 +175,15 @@ func Execute(p fn.ResourceListProcessor, r io.Reader, w io.Writer) (fn.Results, 
 		return nil, fmt.Errorf("writing the ResourceList: %w", err)
 	}
 	return rl.Results, nil
+}
+
+// isTerminal: f is a character device other than the null device (a person
+// typing, not a pipe or a file).
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	null, err := os.Stat(os.DevNull)
+	return err != nil || !os.SameFile(st, null)
 }

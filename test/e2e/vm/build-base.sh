@@ -33,6 +33,8 @@ packages=(
 	"linux-headers-$E2E_KERNEL_ABI" gcc make libc6-dev
 )
 started=$SECONDS
+# The hooks get the root directory as $1 (single quotes: expanded by mmdebstrap).
+# shellcheck disable=SC2016
 mmdebstrap --variant=minbase \
 	--include="$(
 		IFS=,

@@ -28,7 +28,8 @@ jts() {
 jhas() { grep -aqE "$2" "$SD/journal/boot-$1.log" 2>/dev/null; }
 jcount() { grep -acE "$2" "$SD/journal/boot-$1.log" 2>/dev/null || true; }
 
-# check DESCRIPTION COMMAND...: runs an assertion, records and prints it.
+# check DESCRIPTION COMMAND...: runs an assertion, records and prints it; a
+# failure clears ROW_OK, the verdict of the report row (run.sh).
 check() {
 	local desc=$1
 	shift
@@ -36,11 +37,18 @@ check() {
 		echo "    ok   $desc" | tee -a "$SD/checks"
 	else
 		echo "    FAIL $desc" | tee -a "$SD/checks"
+		# shellcheck disable=SC2034 # read by run.sh
 		ROW_OK=0
 	fi
 }
 eq() { [[ $1 == "$2" ]] || { echo "         got '$1', want '$2'" | tee -a "$SD/checks"; return 1; }; }
-lt() { [[ -n $1 && -n $2 ]] && awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }' || { echo "         '$1' < '$2' is false" | tee -a "$SD/checks"; return 1; }; }
+lt() {
+	if [[ -n $1 && -n $2 ]] && awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; then
+		return 0
+	fi
+	echo "         '$1' < '$2' is false" | tee -a "$SD/checks"
+	return 1
+}
 not() { ! "$@"; }
 contains() { [[ $1 == *"$2"* ]] || { echo "         '$1' does not contain '$2'" | tee -a "$SD/checks"; return 1; }; }
 

@@ -2,7 +2,6 @@
 # Shared helpers of the VM end-to-end harness. Sourced, not run.
 
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO_ROOT=$(cd "$E2E_DIR/../../.." && pwd)
 
 # Kernel ABI of the guest, pinned: the OOT module is built against exactly this
 # kernel, and the base image cache is keyed by it. It must exist in the
@@ -60,7 +59,7 @@ debian_mirror() {
 # base_key hashes everything the base image is built from.
 base_key() {
 	(
-		cd "$E2E_DIR"
+		cd "$E2E_DIR" || exit 1
 		echo "$E2E_KERNEL_ABI $E2E_SUITE"
 		cat build-base.sh base-chroot.sh kmod/Kbuild kmod/oot.c
 	) | sha256sum | cut -c1-16
@@ -126,6 +125,8 @@ E2E_QEMU_MEM=${E2E_QEMU_MEM:-2048}
 # prints how the boot ended: poweroff, reboot, timeout, panic or crash.
 # The console goes to LOGPREFIX.console, the results port (ttyS1) to
 # LOGPREFIX.results. A guest reboot ends QEMU (-no-reboot).
+# BASE is the base image directory (run.sh).
+# shellcheck disable=SC2153
 boot_vm() {
 	local disk=$1 prefix=$2 rc=0
 	timeout -k 10 "$E2E_BOOT_TIMEOUT" qemu-system-x86_64 \

@@ -8,6 +8,7 @@
 # Knobs (environment):
 #   E2E_SCENARIOS     scenarios to run (default: all, in this order)
 #                     baseline replace oot-fails two-modules wrong-kernel
+#                     other-vermagic
 #   E2E_CACHE         cache of the base image and Ignition
 #                     (default ${XDG_CACHE_HOME:-$HOME/.cache}/day1kmod-e2e)
 #   E2E_WORKDIR       where disks and logs go (default: a new temporary directory)
@@ -24,7 +25,7 @@ set -euo pipefail
 # shellcheck source=scenarios.sh
 . "$E2E_DIR/scenarios.sh"
 
-SCENARIOS=${E2E_SCENARIOS:-baseline replace oot-fails two-modules wrong-kernel}
+SCENARIOS=${E2E_SCENARIOS:-baseline replace oot-fails two-modules wrong-kernel other-vermagic}
 started_all=$SECONDS
 
 for tool in qemu-system-x86_64 mmdebstrap debugfs mkfs.ext4 zstd go timeout; do
@@ -56,11 +57,20 @@ for dir in "$BASE"/images/*/; do
 	name=$(basename "$dir")
 	"$BIN/mkimage" -dir "$dir" -tag "$IMG/$name:$KVER" -out "$WORK/images/$name.tar"
 done
+# other-vermagic: laid out for the running kernel, but its module says it was
+# built for another one (same-length vermagic, so the ELF stays valid).
+mkdir -p "$WORK/trees"
+cp -a "$BASE/images/dummy" "$WORK/trees/other-vermagic"
+OTHER_KVER=$(tr '1-9' '0' <<<"$KVER")
+perl -pi -e "s/vermagic=\Q$KVER\E /vermagic=$OTHER_KVER /" "$WORK/trees/other-vermagic/opt/lib/modules/$KVER/extra/dummy.ko"
+grep -aq "vermagic=$OTHER_KVER " "$WORK/trees/other-vermagic/opt/lib/modules/$KVER/extra/dummy.ko" || die "could not rewrite the vermagic"
+"$BIN/mkimage" -dir "$WORK/trees/other-vermagic" -tag "$IMG/other-vermagic:$KVER" -out "$WORK/images/other-vermagic.tar"
 setup_time=$((SECONDS - started_all))
 
 # --- report rows ----------------------------------------------------------------
 ROWS=()
 FAILED=0
+# shellcheck disable=SC2317 # called by the scenarios
 row_begin() {
 	ROW_NAME=$1
 	ROW_OK=1
@@ -68,6 +78,7 @@ row_begin() {
 }
 # row_end FIRST LAST: the row is about boots FIRST..LAST of the scenario; its
 # timings come from boot LAST.
+# shellcheck disable=SC2317 # called by the scenarios
 row_end() {
 	local first=$1 last=$2 verdict=PASS secs=0 n endings=() netpre nm load
 	if ((ROW_OK == 0)); then

@@ -172,7 +172,19 @@ scenario_wrong_kernel() {
 	check "no reboot loop (ends in a power off within 2 boots)" eq "${ENDINGS[-1]}" poweroff
 	check "in-tree dummy still loaded" intree_loaded "$BOOTS" dummy
 	check "a day1kmod unit failed" contains "$(res "$BOOTS" failed)" day1kmod-
-	check "the failure names the kernel" jhas "$BOOTS" "day1kmod.*$KVER"
-	check "nothing unloaded" not jhas "$BOOTS" 'modprobe -r|rmmod'
+	check "the failure names the running kernel" jhas "$BOOTS" "day1kmod\[dummy\]: ERROR: .*$KVER"
+	check "nothing unloaded" not jhas "$BOOTS" 'unloading in-tree|modprobe -r|rmmod'
+	row_end 1 "$BOOTS"
+}
+
+scenario_other_vermagic() {
+	make_disk other-vermagic "[$(module_json dummy "$IMG/other-vermagic" dummy ', "moduleParameters": ["tag=day1"]')]"
+	row_begin "module built for another kernel (vermagic)"
+	boot_until_poweroff "$SD/disk.img" 3
+	check "no reboot loop (ends in a power off within 2 boots)" eq "${ENDINGS[-1]}" poweroff
+	check "in-tree dummy still loaded" intree_loaded "$BOOTS" dummy
+	check "a day1kmod unit failed" contains "$(res "$BOOTS" failed)" day1kmod-
+	check "the failure names the module's kernel" jhas "$BOOTS" "day1kmod\\[dummy\\]: ERROR: .*$OTHER_KVER"
+	check "nothing unloaded" not jhas "$BOOTS" 'unloading in-tree|modprobe -r|rmmod'
 	row_end 1 "$BOOTS"
 }

@@ -40,7 +40,7 @@ module() {
 		echo "E2E unit.$unit=$(systemctl show -P ActiveState "$unit") result=$(systemctl show -P Result "$unit") status=$(systemctl show -P ExecMainStatus "$unit")"
 	done
 	echo "E2E links=$(ip -o link show | awk -F': ' '{print $2}' | xargs)"
-	echo "E2E var-lib-day1kmod=$(find /var/lib/day1kmod -maxdepth 3 2>/dev/null | xargs)"
+	echo "E2E var-lib-day1kmod=$(find /var/lib/day1kmod -maxdepth 3 -print0 2>/dev/null | xargs -0)"
 	echo "E2E-JOURNAL-BEGIN"
 	journalctl -o short-monotonic --no-hostname --no-pager
 	echo "E2E-JOURNAL-END"

@@ -9,7 +9,7 @@ KUSTOMIZE := $(BIN)/kustomize
 FUZZTIME ?= 30s
 IMAGE ?= day1kmod:dev
 
-.PHONY: all build example test fuzz e2e bench image tools clean
+.PHONY: all build example test golden e2e-clients fuzz e2e bench image tools clean
 
 all: build
 
@@ -31,6 +31,17 @@ example: build $(KUSTOMIZE)
 test: build tools
 	$(GO) vet ./...
 	$(GO) test ./...
+
+## golden: regenerate every golden file and example output after a deliberate
+## change of the output; review the diff before committing it
+golden: build $(KUSTOMIZE)
+	$(GO) test ./pkg/mcproducer -run TestGolden -update
+	WRITE_GOLDEN_OUTPUT=1 $(GO) test ./function/ ./examples/
+	$(GO) test ./pkg/mcproducer ./function/ ./examples/
+
+## e2e-clients: only the end-to-end tests with the real kustomize and kpt
+e2e-clients: build $(KUSTOMIZE)
+	$(GO) test -count=1 -v ./examples/
 
 ## fuzz: run the producer's fuzz target for FUZZTIME
 fuzz:

@@ -12,7 +12,6 @@ import (
 )
 
 // The MachineConfigPool CRD as a self-managed cluster serves it.
-const poolCRD = "machineconfiguration/v1/zz_generated.crd-manifests/0000_80_machine-config_01_machineconfigpools-SelfManagedHA.crd.yaml"
 
 // Every item the function generates from the golden inputs is accepted as is by
 // the CRD schemas (structure, OpenAPI validation, CEL rules).
@@ -21,7 +20,7 @@ func TestGeneratedItemsMatchCRDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mcp, err := crdcheck.Load(poolCRD, "v1")
+	mcp, err := crdcheck.Load(crdcheck.MachineConfigPoolCRD, "v1")
 	if err != nil {
 		t.Fatal(err)
 	}

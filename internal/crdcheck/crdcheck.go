@@ -24,8 +24,10 @@ import (
 
 // The CRD manifests inside the openshift/api module.
 const (
-	MachineConfigCRD     = "machineconfiguration/v1/zz_generated.crd-manifests/0000_80_machine-config_01_machineconfigs.crd.yaml"
-	MachineConfigPoolCRD = "machineconfiguration/v1/zz_generated.crd-manifests/0000_80_machine-config_01_machineconfigpools.crd.yaml"
+	MachineConfigCRD = "machineconfiguration/v1/zz_generated.crd-manifests/0000_80_machine-config_01_machineconfigs.crd.yaml"
+	// Pools have one CRD per feature set; self-managed clusters (what
+	// day1kmod targets) get this one.
+	MachineConfigPoolCRD = "machineconfiguration/v1/zz_generated.crd-manifests/0000_80_machine-config_01_machineconfigpools-SelfManagedHA.crd.yaml"
 )
 
 // Validator checks objects of one CRD version.

@@ -34,7 +34,7 @@ func ParseImage(s string) (Image, error) {
 			return Image{}, fmt.Errorf("%s cannot be combined with a digest", KernelVersionPlaceholder)
 		}
 		if _, err := name.NewDigest(s, name.StrictValidation); err != nil {
-			return Image{}, err
+			return Image{}, explain(err, s[:strings.Index(s, "@")])
 		}
 		return Image{Reference: s}, nil
 	}
@@ -44,7 +44,7 @@ func ParseImage(s string) (Image, error) {
 	}
 	if !hasTag {
 		if _, err := name.NewRepository(repo, name.StrictValidation); err != nil {
-			return Image{}, err
+			return Image{}, explain(err, repo)
 		}
 		return Image{Reference: repo + ":" + KernelVersionPlaceholder, FollowsKernel: true}, nil
 	}
@@ -53,7 +53,7 @@ func ParseImage(s string) (Image, error) {
 	const sampleKernel = "5.14.0-570.12.1.el9_6.x86_64"
 	probe := repo + ":" + strings.ReplaceAll(tag, KernelVersionPlaceholder, sampleKernel)
 	if _, err := name.NewTag(probe, name.StrictValidation); err != nil {
-		return Image{}, err
+		return Image{}, explain(err, repo)
 	}
 	return Image{Reference: s, FollowsKernel: strings.Contains(tag, KernelVersionPlaceholder)}, nil
 }
@@ -66,4 +66,18 @@ func splitTag(s string) (repo, tag string, ok bool) {
 		return s, "", false
 	}
 	return s[:i], s[i+1:], true
+}
+
+// explain turns the parser's complaint about a short name (no registry
+// host: a first component without '.' or ':' that is not localhost) into
+// what the user should write.
+func explain(err error, repo string) error {
+	if _, weakErr := name.NewRepository(repo); weakErr != nil {
+		return err // wrong in other ways than being short
+	}
+	first, _, hasSlash := strings.Cut(repo, "/")
+	if !hasSlash || (!strings.ContainsAny(first, ".:") && first != "localhost") {
+		return fmt.Errorf("must name its registry, e.g. quay.io/%s: the nodes' podman refuses short names it cannot resolve without a terminal", repo)
+	}
+	return err
 }

@@ -200,6 +200,19 @@ func TestValidAccepted(t *testing.T) {
 	}
 }
 
+func TestParseImageExplainsShortNames(t *testing.T) {
+	for in, want := range map[string]string{
+		"acme/ice-kmod":    "must name its registry, e.g. quay.io/acme/ice-kmod",
+		"ice-kmod:1.0":     "must name its registry, e.g. quay.io/ice-kmod",
+		"acme/Ice":         "repository can only contain",
+		"docker.io/ubuntu": "missing 'library'",
+	} {
+		if _, err := ParseImage(in); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want %q", in, err, want)
+		}
+	}
+}
+
 func TestParseImageModes(t *testing.T) {
 	digest := "quay.io/acme/ice@sha256:" + strings.Repeat("a", 64)
 	for _, tc := range []struct {

@@ -94,4 +94,6 @@ touch "$work/complete"
 rm -rf "$out"
 mv "$work" "$out"
 trap - EXIT
+# Base images built from older inputs are of no use any more.
+find "$E2E_CACHE" -mindepth 1 -maxdepth 1 -name 'base-*' ! -name "base-$key" -exec rm -rf {} +
 echo "$out"

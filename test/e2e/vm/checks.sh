@@ -5,7 +5,7 @@
 
 # res N KEY: value of "E2E KEY=..." reported by boot N.
 res() {
-	grep -a "^E2E $2=" "$SD/boot-$1.results" 2>/dev/null | tail -n 1 | cut -d= -f2- | tr -d '\r'
+	{ grep -a "^E2E $2=" "$SD/boot-$1.results" 2>/dev/null || true; } | tail -n 1 | cut -d= -f2- | tr -d '\r'
 }
 
 # split_journal N: splits the journal reported by boot N into journal/boot-K.log.
@@ -23,7 +23,7 @@ split_journal() {
 
 # jts K REGEX: monotonic time (s) of boot K's first journal line matching REGEX.
 jts() {
-	grep -aE -m1 "$2" "$SD/journal/boot-$1.log" 2>/dev/null | sed -nE 's/^\[ *([0-9]+\.[0-9]+)\].*/\1/p'
+	{ grep -aE -m1 "$2" "$SD/journal/boot-$1.log" 2>/dev/null || true; } | sed -nE 's/^\[ *([0-9]+\.[0-9]+)\].*/\1/p'
 }
 jhas() { grep -aqE "$2" "$SD/journal/boot-$1.log" 2>/dev/null; }
 jcount() { grep -acE "$2" "$SD/journal/boot-$1.log" 2>/dev/null || true; }

@@ -13,6 +13,7 @@
 #                     (default ${XDG_CACHE_HOME:-$HOME/.cache}/day1kmod-e2e)
 #   E2E_WORKDIR       where disks and logs go (default: a new temporary directory)
 #   E2E_KEEP=1        keep E2E_WORKDIR (disks are 4 GB sparse each)
+#   E2E_JOBS          scenarios run at the same time (default 1)
 #   E2E_BOOT_TIMEOUT  seconds one guest boot may take (default 420)
 #   E2E_QEMU_SMP, E2E_QEMU_MEM   guest CPUs (default 2) and MB (default 2048)
 #   E2E_KERNEL_ABI    guest kernel (default pinned in lib.sh)
@@ -25,6 +26,7 @@ set -euo pipefail
 # shellcheck source=scenarios.sh
 . "$E2E_DIR/scenarios.sh"
 
+E2E_JOBS=${E2E_JOBS:-1}
 SCENARIOS=${E2E_SCENARIOS:-baseline replace oot-fails two-modules wrong-kernel other-vermagic}
 started_all=$SECONDS
 
@@ -68,7 +70,7 @@ grep -aq "vermagic=$OTHER_KVER " "$WORK/trees/other-vermagic/opt/lib/modules/$KV
 setup_time=$((SECONDS - started_all))
 
 # --- report rows ----------------------------------------------------------------
-ROWS=()
+# Each scenario's subshell collects its rows in ROWS; run.sh gathers them in REPORT.
 FAILED=0
 # shellcheck disable=SC2317 # called by the scenarios
 row_begin() {
@@ -90,15 +92,54 @@ row_end() {
 		secs=$((secs + BOOT_SECS[n - 1]))
 		endings+=("${ENDINGS[n - 1]}")
 	done
-	IFS=$'\t' read -r netpre nm load < <(timing "$last")
+	IFS='|' read -r netpre nm load < <(timing "$last")
 	ROWS+=("$(printf '| %-47s | %-4s | %-2s %-20s | %5s s | %-11s | %-11s | %-14s |' "$ROW_NAME" "$verdict" \
 		"${#endings[@]}" "(${endings[*]})" "$secs" "${netpre:--}" "${nm:--}" "${load:--}")")
 }
 
+# run_scenario NAME: one scenario, in a subshell of its own (a scenario that
+# dies takes only itself down); leaves its rows in $WORK/NAME.rows.
+run_scenario() {
+	(
+		ROWS=()
+		"scenario_${1//-/_}"
+		printf '%s\n' "${ROWS[@]}" >"$WORK/$1.rows"
+		if [[ ${E2E_KEEP:-0} != 1 ]]; then
+			rm -rf "$WORK/$1/disk.img" "$WORK/$1/stage" # ~1 GB each
+		fi
+	)
+}
+
 for s in $SCENARIOS; do
-	fn="scenario_${s//-/_}"
-	declare -F "$fn" >/dev/null || die "unknown scenario $s"
-	"$fn"
+	declare -F "scenario_${s//-/_}" >/dev/null || die "unknown scenario $s"
+done
+if ((E2E_JOBS > 1)); then
+	for s in $SCENARIOS; do
+		while (($(jobs -rp | wc -l) >= E2E_JOBS)); do
+			wait -n || true
+		done
+		log "scenario $s started (output: $WORK/$s.log)"
+		run_scenario "$s" >"$WORK/$s.log" 2>&1 &
+	done
+	wait || true
+	for s in $SCENARIOS; do
+		echo "===== scenario $s"
+		cat "$WORK/$s.log"
+	done
+else
+	for s in $SCENARIOS; do
+		run_scenario "$s" || true
+	done
+fi
+REPORT=()
+for s in $SCENARIOS; do
+	if [[ -s $WORK/$s.rows ]]; then
+		mapfile -t -O "${#REPORT[@]}" REPORT <"$WORK/$s.rows"
+		grep -q '| FAIL |' "$WORK/$s.rows" && FAILED=1
+	else
+		REPORT+=("$(printf '| %-47s | %-4s | %s |' "$s: aborted, see its output above" FAIL "")")
+		FAILED=1
+	fi
 done
 
 echo
@@ -106,6 +147,6 @@ echo "day1kmod VM end-to-end: guest kernel $KVER, QEMU TCG -smp $E2E_QEMU_SMP, $
 echo "Times from the guest journal, monotonic (since kernel start), of the row's last boot."
 echo "| scenario                                        | ok   | boots (how each ended)  |  time   | network-pre | NM starting | load unit(s)   |"
 echo "|-------------------------------------------------|------|-------------------------|---------|-------------|-------------|----------------|"
-printf '%s\n' "${ROWS[@]}"
+printf '%s\n' "${REPORT[@]}"
 echo "setup (base image, Ignition, tools, images): ${setup_time} s; total: $((SECONDS - started_all)) s"
 exit "$FAILED"

@@ -52,8 +52,8 @@ module_json() {
 	printf '{"name": "%s", "machineConfigPool": "worker", "kernelModuleImage": "%s", "kernelModuleName": "%s"%s}' "$1" "$2" "$3" "${4:-}"
 }
 
-# timing K: from boot K's journal (monotonic seconds since kernel start), tab
-# separated: network-pre.target reached, NetworkManager starting, and the time
+# timing K: from boot K's journal (monotonic seconds since kernel start),
+# separated by "|": network-pre.target reached, NetworkManager starting, and the time
 # the day1kmod load units took (start to end, summed).
 timing() {
 	local netpre nm load
@@ -67,7 +67,7 @@ timing() {
 		}
 		function t(line) { sub(/^\[ */, "", line); sub(/\].*/, "", line); return line + 0 }
 		END { if (n) printf "%.2f s (%d unit%s)", sum, n, (n > 1 ? "s" : ""); else printf "-" }' "$SD/journal/boot-$1.log" 2>/dev/null)
-	printf '%s\t%s\t%s\n' "${netpre:+$netpre s}" "${nm:+$nm s}" "$load"
+	printf '%s|%s|%s\n' "${netpre:+$netpre s}" "${nm:+$nm s}" "$load"
 }
 
 # load_before_netpre K N: boot K's load unit for N ended before network-pre.target.

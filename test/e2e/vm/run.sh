@@ -63,7 +63,8 @@ done
 # built for another one (same-length vermagic, so the ELF stays valid).
 mkdir -p "$WORK/trees"
 cp -a "$BASE/images/dummy" "$WORK/trees/other-vermagic"
-OTHER_KVER=$(tr '1-9' '0' <<<"$KVER")
+kver_head=${KVER%%[a-z]*} # 6.1.0-50-amd64 -> 6.1.0-50- -> 0.0.0-00-amd64
+OTHER_KVER=${kver_head//[1-9]/0}${KVER#"$kver_head"}
 perl -pi -e "s/vermagic=\Q$KVER\E /vermagic=$OTHER_KVER /" "$WORK/trees/other-vermagic/opt/lib/modules/$KVER/extra/dummy.ko"
 grep -aq "vermagic=$OTHER_KVER " "$WORK/trees/other-vermagic/opt/lib/modules/$KVER/extra/dummy.ko" || die "could not rewrite the vermagic"
 "$BIN/mkimage" -dir "$WORK/trees/other-vermagic" -tag "$IMG/other-vermagic:$KVER" -out "$WORK/images/other-vermagic.tar"

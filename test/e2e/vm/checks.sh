@@ -61,7 +61,7 @@ explain() {
 	echo "  ---- what the guest showed ($SD) ----"
 	for ((n = 1; n <= BOOTS; n++)); do
 		echo "  -- boot $n: ${ENDINGS[n - 1]}; console tail:"
-		tr -d '\r' <"$SD/boot-$n.console" | grep -av '^\s*$' | tail -n 25 | sed 's/^/     | /'
+		tr -d '\r' <"$SD/boot-$n.console" | sed 's/\x1b\[[0-9;]*m//g' | grep -av '^\s*$' | tail -n 25 | sed 's/^/     | /'
 		echo "  -- boot $n: results port:"
 		tr -d '\r' <"$SD/boot-$n.results" | grep -a '^E2E ' | sed 's/^/     | /'
 	done

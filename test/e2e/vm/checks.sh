@@ -55,10 +55,33 @@ contains() { [[ $1 == *"$2"* ]] || { echo "         '$1' does not contain '$2'" 
 # The journal lines worth reading when something failed.
 JOURNAL_FOCUS='day1kmod|dummy|e2e_twin|registry|podman|network-pre|network-online|NetworkManager|Failed|failed|e2e:|Reached target|reboot|Power'
 
+# journal_from_disk: when no boot reported its journal (the last one hung or
+# crashed), reads the persistent journal straight off the disk image, with the
+# host's journalctl when there is one.
+journal_from_disk() {
+	[[ -e $SD/disk.img ]] && command -v journalctl >/dev/null || return 0
+	rm -rf "$SD/journal-files"
+	mkdir -p "$SD/journal-files"
+	debugfs -R "rdump /var/log/journal $SD/journal-files" "$SD/disk.img" >/dev/null 2>&1 || return 0
+	{
+		echo E2E-JOURNAL-BEGIN
+		journalctl -D "$SD/journal-files/journal" -o short-monotonic --no-hostname --no-pager 2>/dev/null || true
+		echo E2E-JOURNAL-END
+	} >"$SD/disk-journal.results"
+	cp "$SD/disk-journal.results" "$SD/boot-0.results"
+	split_journal 0
+	echo "  (journal read from the disk image: a hung guest may not have written its last lines)"
+}
+
+JOURNAL_NOISE='registry: (POST|PUT) |preloaded 127|NetworkManager\[[0-9]+\]: <info>'
+
 # explain: prints what a failed scenario needs to be understood.
 explain() {
 	local n k f
 	echo "  ---- what the guest showed ($SD) ----"
+	if ! compgen -G "$SD/journal/boot-*.log" >/dev/null; then
+		journal_from_disk
+	fi
 	for ((n = 1; n <= BOOTS; n++)); do
 		echo "  -- boot $n: ${ENDINGS[n - 1]}; console tail:"
 		tr -d '\r' <"$SD/boot-$n.console" | sed 's/\x1b\[[0-9;]*m//g' | grep -av '^\s*$' | tail -n 25 | sed 's/^/     | /'
@@ -69,6 +92,6 @@ explain() {
 		[[ -e $f ]] || continue
 		k=${f##*/boot-}
 		echo "  -- journal of boot ${k%.log} (focus):"
-		grep -aE "$JOURNAL_FOCUS" "$f" | tail -n 80 | sed 's/^/     | /'
+		grep -aE "$JOURNAL_FOCUS" "$f" | grep -avE "$JOURNAL_NOISE" | tail -n 80 | sed 's/^/     | /'
 	done
 }

@@ -42,7 +42,7 @@ var scenarios = []struct {
 			"podman image mount "+ref,
 			"podman image unmount "+ref,
 			"podman rmi "+ref)
-		n.wantCalls(r, "systemctl", "systemctl reboot")
+		n.wantCalls(r, "systemctl", listPulls, "systemctl reboot") // no other pull running: no wait
 		n.wantCalls(r, "depmod") // the image has its module index
 		if s := r.of("sync"); len(s) != 1 || !strings.HasPrefix(s[0], "sync -f $ROOT/var/lib/day1kmod/ice/.tmp-"+k1+".") {
 			t.Errorf("want the temp tree synced before the rename, got %q", s)
@@ -504,6 +504,32 @@ var scenarios = []struct {
 		n.wantAbsent(pwned)
 	}},
 
+	{"another module's pull still running: one reboot after it, bounded wait", func(t *testing.T, n *node) {
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
+		conf := n.config(iceConfig())
+		// Our own unit is activating too: it is never waited for.
+		n.write(filepath.Join(n.fake, "activating"), PullUnit("ice")+"\n"+PullUnit("e1000e-oot")+"\n")
+		n.write(filepath.Join(n.fake, "activating-polls"), "2")
+		r := n.run("pull.sh", conf)
+		n.wantCode(r, 0)
+		n.wantLog(r, "waiting for "+PullUnit("e1000e-oot")+" to finish")
+		n.wantCalls(r, "sleep", "sleep 5", "sleep 5")
+		n.wantCalls(r, "systemctl", listPulls, listPulls, listPulls, "systemctl reboot")
+		n.wantReboots(1)
+
+		// A unit that never finishes holds the reboot back 10 minutes at most.
+		n.boot(k2)
+		n.addImage(iceRepo+":"+k2, digestA, image{kernels: []string{k2}})
+		n.write(filepath.Join(n.fake, "activating-polls"), "1000")
+		r = n.run("pull.sh", conf)
+		n.wantCode(r, 0)
+		n.wantLog(r, "rebooting anyway")
+		if got := len(r.of("sleep")); got != 120 {
+			t.Errorf("slept %d times, want 600 s in 5 s steps", got)
+		}
+		n.wantReboots(2)
+	}},
+
 	{"two modules side by side do not touch each other", func(t *testing.T, n *node) {
 		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
 		n.addImage("registry.example.com/acme/e1000e:"+k1, digestB, image{kernels: []string{k1}, module: "e1000e", version: "9.9"})
@@ -588,6 +614,9 @@ var scenarios = []struct {
 		n.wantAbsent(pwned)
 	}},
 }
+
+// listPulls is how pull.sh asks systemd for other pull units still running.
+const listPulls = "systemctl list-units --no-legend --plain --state=activating day1kmod-pull-*.service"
 
 func TestNodeScenarios(t *testing.T) {
 	if _, err := os.Stat("/bin/bash"); err != nil {

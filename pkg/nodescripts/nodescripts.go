@@ -65,6 +65,12 @@ func PullPath(name string) string { return BinDir + "/day1kmod-" + name + "-pull
 // ConfigPath is where the config file for name is installed.
 func ConfigPath(name string) string { return ConfigDir + "/" + name + ".conf" }
 
+// LoadUnit and PullUnit name the systemd units that run the scripts for name.
+// pull.sh finds the other modules' pull units by the pattern
+// "day1kmod-pull-*.service" (see wait_for_other_pulls).
+func LoadUnit(name string) string { return "day1kmod-load-" + name + ".service" }
+func PullUnit(name string) string { return "day1kmod-pull-" + name + ".service" }
+
 // LoadCommand and PullCommand are the ExecStart= command lines of the units.
 // name must be valid (see Config.Render): it is not quoted.
 func LoadCommand(name string) string { return LoadPath(name) + " " + ConfigPath(name) }

@@ -29,6 +29,11 @@ PULL_MAX_DELAY=60
 # unit retries later (the network or the registry may come back).
 EXIT_IMAGE_UNUSABLE=2
 
+# How long a finished pull waits for other modules' pull units before it
+# reboots, and how often it looks.
+REBOOT_WAIT_LIMIT=600
+REBOOT_WAIT_STEP=5
+
 # State for the exit trap, which cleans up whatever a failure leaves behind.
 IMAGE_REF=""  # set once the image is pulled: removed on exit
 MOUNTED=""    # set while the image is mounted
@@ -225,6 +230,32 @@ commit_tree() {
 # reboot_once DIGEST: reboot so the load unit runs with the tree on disk,
 # unless this kernel and image digest already caused a reboot: a tree that
 # keeps disappearing must not turn into a reboot loop.
+# wait_for_other_pulls: other Day1KernelModules' pull units may still be
+# fetching on this boot; rebooting now would interrupt them and cost a boot
+# more. Wait until none is activating, but not forever: a unit that keeps
+# retrying must not hold this module back.
+wait_for_other_pulls() {
+	local own="day1kmod-pull-${CFG_NAME}.service" unit _rest others waited=0
+	while :; do
+		others=""
+		while read -r unit _rest; do
+			if [[ "$unit" == day1kmod-pull-*.service && "$unit" != "$own" ]]; then
+				others+=" $unit"
+			fi
+		done < <(systemctl list-units --no-legend --plain --state=activating 'day1kmod-pull-*.service' || true)
+		[[ -n "$others" ]] || return 0
+		if ((waited >= REBOOT_WAIT_LIMIT)); then
+			warn "still running after ${waited}s:${others}; rebooting anyway"
+			return 0
+		fi
+		if ((waited == 0)); then
+			log "waiting for${others} to finish, so one reboot serves them all"
+		fi
+		sleep "$REBOOT_WAIT_STEP"
+		waited=$((waited + REBOOT_WAIT_STEP))
+	done
+}
+
 reboot_once() {
 	local digest="$1" stamp
 	stamp="${NAME_DIR}/rebooted-${KVER}-${digest//[^A-Za-z0-9._-]/_}"
@@ -232,6 +263,7 @@ reboot_once() {
 		log "already rebooted once for kernel $KVER and image digest $digest: not rebooting again; '$CFG_MODULE' is loaded on the next boot"
 		exit 0
 	fi
+	wait_for_other_pulls
 	printf 'kernel=%s\ndigest=%s\n' "$KVER" "$digest" >"$stamp"
 	log "rebooting so that '$CFG_MODULE' is loaded before the network"
 	systemctl reboot

@@ -43,7 +43,7 @@ var scenarios = []struct {
 			"podman image unmount "+ref,
 			"podman rmi "+ref)
 		n.wantCalls(r, "systemctl", listPulls, "systemctl reboot") // no other pull running: no wait
-		n.wantCalls(r, "depmod") // the image has its module index
+		n.wantCalls(r, "depmod")                                   // the image has its module index
 		if s := r.of("sync"); len(s) != 1 || !strings.HasPrefix(s[0], "sync -f $ROOT/var/lib/day1kmod/ice/.tmp-"+k1+".") {
 			t.Errorf("want the temp tree synced before the rename, got %q", s)
 		}
@@ -517,6 +517,22 @@ var scenarios = []struct {
 		n.wantCalls(r, "systemctl", listPulls, listPulls, listPulls, "systemctl reboot")
 		n.wantReboots(1)
 
+		// Two pulls done at once must not wait for each other: one that
+		// only waits to reboot does not count.
+		const k3 = "5.14.0-427.13.1.el9_4.x86_64"
+		n.boot(k3)
+		n.addImage(iceRepo+":"+k3, digestA, image{kernels: []string{k3}})
+		n.write(filepath.Join(n.root, "run/day1kmod/e1000e-oot.reboot-pending"), "")
+		n.write(filepath.Join(n.fake, "activating-polls"), "1000")
+		r = n.run("pull.sh", conf)
+		n.wantCode(r, 0)
+		n.wantCalls(r, "sleep")
+		n.wantReboots(2)
+		n.wantExists(filepath.Join(n.root, "run/day1kmod/ice.reboot-pending"))
+		if err := os.RemoveAll(filepath.Join(n.root, "run")); err != nil { // the reboot empties /run
+			t.Fatal(err)
+		}
+
 		// A unit that never finishes holds the reboot back 10 minutes at most.
 		n.boot(k2)
 		n.addImage(iceRepo+":"+k2, digestA, image{kernels: []string{k2}})
@@ -527,7 +543,7 @@ var scenarios = []struct {
 		if got := len(r.of("sleep")); got != 120 {
 			t.Errorf("slept %d times, want 600 s in 5 s steps", got)
 		}
-		n.wantReboots(2)
+		n.wantReboots(3)
 	}},
 
 	{"two modules side by side do not touch each other", func(t *testing.T, n *node) {

@@ -230,16 +230,26 @@ commit_tree() {
 # reboot_once DIGEST: reboot so the load unit runs with the tree on disk,
 # unless this kernel and image digest already caused a reboot: a tree that
 # keeps disappearing must not turn into a reboot loop.
+# Where a pull that is done and only waits to reboot says so, for this boot
+# only (/run is emptied by the reboot).
+REBOOT_PENDING_DIR="${DAY1KMOD_ROOT}/run/day1kmod"
+
 # wait_for_other_pulls: other Day1KernelModules' pull units may still be
 # fetching on this boot; rebooting now would interrupt them and cost a boot
-# more. Wait until none is activating, but not forever: a unit that keeps
-# retrying must not hold this module back.
+# more. Wait until every other pull unit is either done or itself only
+# waiting to reboot (else two would wait for each other), but not forever:
+# a unit that keeps retrying must not hold this module back.
 wait_for_other_pulls() {
-	local own="day1kmod-pull-${CFG_NAME}.service" unit _rest others waited=0
+	local own="day1kmod-pull-${CFG_NAME}.service" unit _rest other others waited=0
+	mkdir -p "$REBOOT_PENDING_DIR"
+	: >"${REBOOT_PENDING_DIR}/${CFG_NAME}.reboot-pending"
 	while :; do
 		others=""
 		while read -r unit _rest; do
-			if [[ "$unit" == day1kmod-pull-*.service && "$unit" != "$own" ]]; then
+			other="${unit#day1kmod-pull-}"
+			other="${other%.service}"
+			if [[ "$unit" == day1kmod-pull-*.service && "$unit" != "$own" &&
+				! -e "${REBOOT_PENDING_DIR}/${other}.reboot-pending" ]]; then
 				others+=" $unit"
 			fi
 		done < <(systemctl list-units --no-legend --plain --state=activating 'day1kmod-pull-*.service' || true)

@@ -158,21 +158,26 @@ func unknown(p *field.Path, value any, msg string) *field.Error {
 
 const originUnknown = "unknownField"
 
+// splitSegment splits one segment of a dotted path, "b[1][2]", into its
+// name and indexes.
+func splitSegment(part string) (name string, idx []int) {
+	name = part
+	if b := strings.Index(part, "["); b >= 0 {
+		name = part[:b]
+		for _, seg := range strings.Split(part[b:], "[") {
+			if n, err := strconv.Atoi(strings.TrimSuffix(seg, "]")); err == nil {
+				idx = append(idx, n)
+			}
+		}
+	}
+	return name, idx
+}
+
 // parsePath turns "spec.a.b[1].c" into a field.Path.
 func parsePath(s string) *field.Path {
 	var p *field.Path
 	for _, part := range strings.Split(s, ".") {
-		name := part
-		var idx []int
-		if b := strings.Index(part, "["); b >= 0 {
-			name = part[:b]
-			for _, seg := range strings.Split(part[b:], "[") {
-				seg = strings.TrimSuffix(seg, "]")
-				if n, err := strconv.Atoi(seg); err == nil {
-					idx = append(idx, n)
-				}
-			}
-		}
+		name, idx := splitSegment(part)
 		if p == nil {
 			p = field.NewPath(name)
 		} else {
@@ -192,17 +197,7 @@ func lookupValue(o *fn.KubeObject, p string) any {
 		return nil
 	}
 	for _, part := range strings.Split(p, ".") {
-		name := part
-		var idx []int
-		if b := strings.Index(part, "["); b >= 0 {
-			name = part[:b]
-			for _, seg := range strings.Split(part[b:], "[") {
-				seg = strings.TrimSuffix(seg, "]")
-				if n, err := strconv.Atoi(seg); err == nil {
-					idx = append(idx, n)
-				}
-			}
-		}
+		name, idx := splitSegment(part)
 		m, ok := cur.(map[string]any)
 		if !ok {
 			return nil

@@ -41,22 +41,22 @@ func FuzzNewMachineConfig(f *testing.F) {
 		}
 		d := c.WithDefaults()
 		dec := decode(t, out, d.IgnitionVersion)
-		l := layout{name: d.Name}
+		name = d.Name // the defaulted N
 		if len(dec.files) != 4 || len(dec.units) != 2 {
 			t.Fatalf("files %v units %v", keys(dec.files), keys(dec.units))
 		}
 		for path, want := range map[string][]byte{
-			nodescripts.LibPath(l.name): []byte(nodescripts.Lib), nodescripts.LoadPath(l.name): []byte(nodescripts.Load), nodescripts.PullPath(l.name): []byte(nodescripts.Pull),
+			nodescripts.LibPath(name): []byte(nodescripts.Lib), nodescripts.LoadPath(name): []byte(nodescripts.Load), nodescripts.PullPath(name): []byte(nodescripts.Pull),
 		} {
 			if !bytes.Equal(contents(t, dec.files[path]), want) {
 				t.Fatalf("%s is not the embedded script", path)
 			}
 		}
-		if *dec.units[l.loadUnit()].Contents != loadUnit(l) || *dec.units[l.pullUnit()].Contents != pullUnit(l) {
+		if *dec.units[nodescripts.LoadUnit(name)].Contents != loadUnit(name) || *dec.units[nodescripts.PullUnit(name)].Contents != pullUnit(name) {
 			t.Fatal("a unit depends on more than N")
 		}
 		keysSeen := map[string]bool{}
-		for _, line := range strings.Split(strings.TrimSuffix(string(contents(t, dec.files[nodescripts.ConfigPath(l.name)])), "\n"), "\n") {
+		for _, line := range strings.Split(strings.TrimSuffix(string(contents(t, dec.files[nodescripts.ConfigPath(name)])), "\n"), "\n") {
 			if strings.HasPrefix(line, "#") {
 				continue
 			}

@@ -22,7 +22,7 @@ import (
 // 3.2.0 types, converts it to the requested spec with Ignition's own
 // translator, and returns the JSON only if Ignition's parser reports nothing.
 func ignitionConfig(c Config) ([]byte, error) {
-	l := layout{name: c.Name}
+	name := c.Name
 	img, err := ParseImage(c.KernelModuleImage)
 	if err != nil {
 		return nil, err
@@ -44,8 +44,8 @@ func ignitionConfig(c Config) ([]byte, error) {
 		cfg.Storage.Files = append(cfg.Storage.Files, file(f.Path, f.Mode, f.Contents))
 	}
 	cfg.Systemd.Units = []ign.Unit{
-		enabledUnit(l.loadUnit(), loadUnit(l)),
-		enabledUnit(l.pullUnit(), pullUnit(l)),
+		enabledUnit(nodescripts.LoadUnit(name), loadUnit(name)),
+		enabledUnit(nodescripts.PullUnit(name), pullUnit(name)),
 	}
 	raw, err := compactJSON(cfg)
 	if err != nil {
@@ -73,9 +73,9 @@ func enabledUnit(name, contents string) ign.Unit {
 
 // loadUnit runs before network-pre.target, so before NetworkManager brings up
 // an interface with the in-tree driver the module replaces.
-func loadUnit(l layout) string {
+func loadUnit(name string) string {
 	return serializeUnit([]*unit.UnitOption{
-		unit.NewUnitOption("Unit", "Description", "day1kmod: load the out-of-tree kernel module of "+l.name+" before the network"),
+		unit.NewUnitOption("Unit", "Description", "day1kmod: load the out-of-tree kernel module of "+name+" before the network"),
 		unit.NewUnitOption("Unit", "DefaultDependencies", "no"),
 		unit.NewUnitOption("Unit", "After", "local-fs.target systemd-modules-load.service systemd-udev-trigger.service"),
 		unit.NewUnitOption("Unit", "Before", "network-pre.target shutdown.target"),
@@ -83,7 +83,7 @@ func loadUnit(l layout) string {
 		unit.NewUnitOption("Unit", "Conflicts", "shutdown.target"),
 		unit.NewUnitOption("Service", "Type", "oneshot"),
 		unit.NewUnitOption("Service", "RemainAfterExit", "yes"),
-		unit.NewUnitOption("Service", "ExecStart", nodescripts.LoadCommand(l.name)),
+		unit.NewUnitOption("Service", "ExecStart", nodescripts.LoadCommand(name)),
 		unit.NewUnitOption("Install", "WantedBy", "multi-user.target"),
 	})
 }
@@ -93,14 +93,14 @@ func loadUnit(l layout) string {
 // pull for minutes; the unit retries the script after that, since a node
 // whose registry is unreachable for a while must still get its module,
 // except when the image itself cannot work.
-func pullUnit(l layout) string {
+func pullUnit(name string) string {
 	return serializeUnit([]*unit.UnitOption{
-		unit.NewUnitOption("Unit", "Description", "day1kmod: fetch the out-of-tree kernel module of "+l.name+" for the running kernel"),
+		unit.NewUnitOption("Unit", "Description", "day1kmod: fetch the out-of-tree kernel module of "+name+" for the running kernel"),
 		unit.NewUnitOption("Unit", "Wants", "network-online.target"),
-		unit.NewUnitOption("Unit", "After", "network-online.target "+l.loadUnit()),
+		unit.NewUnitOption("Unit", "After", "network-online.target "+nodescripts.LoadUnit(name)),
 		unit.NewUnitOption("Service", "Type", "oneshot"),
 		unit.NewUnitOption("Service", "RemainAfterExit", "yes"),
-		unit.NewUnitOption("Service", "ExecStart", nodescripts.PullCommand(l.name)),
+		unit.NewUnitOption("Service", "ExecStart", nodescripts.PullCommand(name)),
 		unit.NewUnitOption("Service", "Restart", "on-failure"),
 		unit.NewUnitOption("Service", "RestartSec", "1min"),
 		unit.NewUnitOption("Service", "RestartPreventExitStatus", strconv.Itoa(nodescripts.PullExitImageUnusable)),

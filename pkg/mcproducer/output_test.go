@@ -208,15 +208,15 @@ func TestOutputIsAcceptedByRealParsers(t *testing.T) {
 func TestNodeFilesAndUnits(t *testing.T) {
 	c := fullConfig().WithDefaults()
 	dec := decode(t, produce(t, c), c.IgnitionVersion)
-	l := layout{name: c.Name}
+	name := c.Name
 	wantFiles := map[string]struct {
 		mode int
 		body []byte
 	}{
-		nodescripts.LibPath(l.name):    {0o755, []byte(nodescripts.Lib)},
-		nodescripts.LoadPath(l.name):   {0o755, []byte(nodescripts.Load)},
-		nodescripts.PullPath(l.name):   {0o755, []byte(nodescripts.Pull)},
-		nodescripts.ConfigPath(l.name): {0o644, nil},
+		nodescripts.LibPath(name):    {0o755, []byte(nodescripts.Lib)},
+		nodescripts.LoadPath(name):   {0o755, []byte(nodescripts.Load)},
+		nodescripts.PullPath(name):   {0o755, []byte(nodescripts.Pull)},
+		nodescripts.ConfigPath(name): {0o644, nil},
 	}
 	if len(dec.files) != len(wantFiles) {
 		t.Errorf("files %v", keys(dec.files))
@@ -234,13 +234,13 @@ func TestNodeFilesAndUnits(t *testing.T) {
 			t.Errorf("%s is not the embedded script", p)
 		}
 	}
-	conf := string(contents(t, dec.files[nodescripts.ConfigPath(l.name)]))
+	conf := string(contents(t, dec.files[nodescripts.ConfigPath(name)]))
 	for _, v := range []string{c.KernelModuleImage, "debug=1 enable_lldp", "irdma ice", c.FirmwarePath} {
 		if !strings.Contains(conf, v) {
 			t.Errorf("config file lacks %q:\n%s", v, conf)
 		}
 	}
-	load, pull := dec.units[l.loadUnit()], dec.units[l.pullUnit()]
+	load, pull := dec.units[nodescripts.LoadUnit(name)], dec.units[nodescripts.PullUnit(name)]
 	if load.Enabled == nil || !*load.Enabled || pull.Enabled == nil || !*pull.Enabled {
 		t.Fatalf("units not enabled: %v", keys(dec.units))
 	}

@@ -132,11 +132,21 @@ day1kmod_init() {
 
 # ---------------------------------------------------------------- image and tree
 
+# kernel_tag KVER: the image tag for kernel KVER: every character a tag may
+# not hold (the "+" of "+rt" and "+64k" kernels) mapped to "_", as KMM does.
+# The tree on disk keeps the real KVER. Same rule as nodescripts.KernelTag.
+kernel_tag() {
+	printf '%s\n' "${1//[^A-Za-z0-9_.-]/_}"
+}
+
 # resolve_image: print the image reference for the running kernel. The
 # placeholder is replaced by plain parameter expansion (the value is never
 # evaluated); a reference without it (fixed tag, digest) is used as is.
+# Same rule as nodescripts.ResolveImage.
 resolve_image() {
-	printf '%s\n' "${CFG_IMAGE//"$KERNEL_PLACEHOLDER"/"$KVER"}"
+	local tag
+	tag="$(kernel_tag "$KVER")"
+	printf '%s\n' "${CFG_IMAGE//"$KERNEL_PLACEHOLDER"/"$tag"}"
 }
 
 # The file in a tree that records what was extracted into it.

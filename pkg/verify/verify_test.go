@@ -1,0 +1,424 @@
+package verify
+
+import (
+	"archive/tar"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/day1kmod/day1kmod/pkg/nodescripts"
+)
+
+// want is one row the report must hold: kernel × check (× module) with a
+// status and, when set, words its reason must contain.
+type want struct {
+	kernel, check, module string
+	status                Status
+	reason                string
+}
+
+// imageCase is an image (or a multi-platform index) stored under tags of
+// one repository, the Target and Options verify gets, and the rows it must
+// report. No row outside wants may fail.
+type imageCase struct {
+	name    string
+	tags    map[string]v1.Image
+	index   map[string]v1.ImageIndex // multi-platform, by tag
+	image   string                   // the configured reference; "REPO" stands for the repository
+	modules []string
+	fw      string
+	kernels []string
+	opts    Options
+	wants   []want
+}
+
+func ice(t *testing.T, k string) []file {
+	return under(k, module(t, "extra/ice.ko.xz", k, true, ""))
+}
+
+func imageCases(t *testing.T) []imageCase {
+	pinned := image(t, ice(t, kEL96))
+	digest, err := pinned.Digest()
+	must(t, err)
+	return []imageCase{{
+		name: "el9 and rt kernels pass",
+		tags: map[string]v1.Image{
+			kEL96:                        image(t, ice(t, kEL96)),
+			nodescripts.KernelTag(kRT):   image(t, under(kRT, module(t, "updates/drivers/net/ice.ko.zst", kRT, true, ""))),
+			nodescripts.KernelTag(kEL94): image(t, under(kEL94, module(t, "ice.ko.gz", kEL94, true, ""), module(t, "libie.ko", kEL94, true, ""))),
+		},
+		image:   "REPO",
+		kernels: []string{kEL96, kRT, kEL94},
+		wants: []want{
+			{kEL96, CheckImage, "", Pass, ":" + kEL96 + " (tag from the kernel version)"},
+			{kRT, CheckImage, "", Pass, ":5.14.0-427.13.1.el9_4.x86_64_rt (tag from"},
+			{kRT, CheckTree, "", Pass, "/opt/lib/modules/" + kRT + " holds 1 file, 1 module"},
+			{kRT, CheckModule, "ice", Pass, "updates/drivers/net/ice.ko.zst"},
+			{kRT, CheckVermagic, "ice", Pass, kRT + " SMP"},
+			{kEL96, CheckVermagic, "ice", Pass, kEL96},
+			{kEL94, CheckVermagic, "ice", Pass, kEL94},
+			{kEL96, CheckSignature, "ice", Pass, "signed"},
+			{kEL96, CheckDepends, "ice", Pass, "no dependencies"},
+			{kEL96, CheckSymlinks, "", Pass, ""},
+			{kEL96, CheckSpecial, "", Pass, ""},
+			{kEL96, CheckSize, "", Pass, "of at most 2048.0 MiB"},
+		},
+	}, {
+		name:    "no image for a kernel",
+		tags:    map[string]v1.Image{kEL96: image(t, ice(t, kEL96))},
+		image:   "REPO:${KERNEL_FULL_VERSION}",
+		kernels: []string{kEL96, kEL94},
+		wants: []want{
+			{kEL96, CheckVermagic, "ice", Pass, ""},
+			{kEL94, CheckImage, "", Fail, "cannot read"},
+		},
+	}, {
+		name:    "fixed tag without the kernel's tree",
+		tags:    map[string]v1.Image{"1.0": image(t, ice(t, kEL94))},
+		image:   "REPO:1.0",
+		kernels: []string{kEL96, kEL94},
+		wants: []want{
+			{kEL96, CheckImage, "", Warn, "a fixed tag: every kernel gets this same image"},
+			{kEL94, CheckImage, "", Warn, "a fixed tag"},
+			{kEL96, CheckTree, "", Fail, "no /opt/lib/modules/" + kEL96 + " for this kernel (/opt/lib/modules has: " + kEL94 + ")"},
+			{kEL94, CheckVermagic, "ice", Pass, ""},
+		},
+	}, {
+		name:    "module missing",
+		tags:    map[string]v1.Image{kEL96: image(t, under(kEL96, module(t, "mlx5_core.ko", kEL96, true, "")))},
+		image:   "REPO",
+		kernels: []string{kEL96},
+		wants:   []want{{kEL96, CheckModule, "ice", Fail, "modules there: mlx5_core.ko"}},
+	}, {
+		name:    "module removed by a whiteout in an upper layer",
+		tags:    map[string]v1.Image{kEL96: image(t, ice(t, kEL96), []file{whiteout("opt/lib/modules/" + kEL96 + "/extra/ice.ko.xz")})},
+		image:   "REPO",
+		kernels: []string{kEL96},
+		wants:   []want{{kEL96, CheckModule, "ice", Fail, "modules there: none"}},
+	}, {
+		name:    "two files for one module, '-' and '_' alike",
+		tags:    map[string]v1.Image{kEL96: image(t, under(kEL96, module(t, "extra/ice_drv.ko", kEL96, true, ""), module(t, "updates/ice-drv.ko.xz", kEL96, true, "")))},
+		image:   "REPO",
+		modules: []string{"ice-drv"},
+		kernels: []string{kEL96},
+		wants:   []want{{kEL96, CheckModule, "ice-drv", Warn, "2 files stand for ice-drv (extra/ice_drv.ko, updates/ice-drv.ko.xz)"}},
+	}, {
+		name:    "vermagic names another kernel",
+		tags:    map[string]v1.Image{kEL96: image(t, under(kEL96, module(t, "ice.ko", kEL94, true, "")))},
+		image:   "REPO",
+		kernels: []string{kEL96},
+		wants:   []want{{kEL96, CheckVermagic, "ice", Fail, `ice.ko is built for kernel "` + kEL94 + `", not ` + kEL96}},
+	}, {
+		name:    "not a kernel module",
+		tags:    map[string]v1.Image{kEL96: image(t, under(kEL96, file{name: "ice.ko", data: []byte("#!/bin/sh\n")}))},
+		image:   "REPO",
+		kernels: []string{kEL96},
+		wants:   []want{{kEL96, CheckVermagic, "ice", Fail, "ice.ko: not an ELF object"}},
+	}, {
+		name:    "corrupt xz module",
+		tags:    map[string]v1.Image{kEL96: image(t, under(kEL96, file{name: "ice.ko.xz", data: []byte("not xz")}))},
+		image:   "REPO",
+		kernels: []string{kEL96},
+		wants:   []want{{kEL96, CheckVermagic, "ice", Fail, "ice.ko.xz: not xz-compressed"}},
+	}, {
+		name: "dependencies in the tree and from the host (unknown host)",
+		tags: map[string]v1.Image{kEL96: image(t, under(kEL96,
+			module(t, "ice.ko", kEL96, true, "ice_aux,libie"), module(t, "ice-aux.ko.zst", kEL96, true, "")))},
+		image:   "REPO",
+		kernels: []string{kEL96},
+		wants: []want{
+			{kEL96, CheckVermagic, "ice", Pass, ""},
+			{kEL96, CheckDepends, "ice", Info, "needs libie from the host (not in the image; give --host-modules to check)"},
+		},
+	}, {
+		name: "dependencies on the host's list",
+		tags: map[string]v1.Image{kEL96: image(t, under(kEL96,
+			module(t, "ice.ko", kEL96, true, "ice_aux,libie"), module(t, "ice-aux.ko.zst", kEL96, true, "")))},
+		image:   "REPO",
+		kernels: []string{kEL96},
+		opts:    Options{HostModules: []string{"libie", "e1000e"}},
+		wants:   []want{{kEL96, CheckDepends, "ice", Pass, "in the tree or on the host (libie)"}},
+	}, {
+		name:    "dependency nowhere",
+		tags:    map[string]v1.Image{kEL96: image(t, under(kEL96, module(t, "ice.ko", kEL96, true, "libie")))},
+		image:   "REPO",
+		kernels: []string{kEL96},
+		opts:    Options{HostModules: []string{"e1000e"}},
+		wants:   []want{{kEL96, CheckDepends, "ice", Fail, "needs libie, in neither the image's tree nor the host's modules"}},
+	}, {
+		name: "dependency in the tree built for another kernel",
+		tags: map[string]v1.Image{kEL96: image(t, under(kEL96,
+			module(t, "ice.ko", kEL96, true, "libie"), module(t, "libie.ko", kEL94, true, "")))},
+		image:   "REPO",
+		kernels: []string{kEL96},
+		wants:   []want{{kEL96, CheckVermagic, "ice", Fail, `dependency libie.ko is built for kernel "` + kEL94 + `"`}},
+	}, {
+		name:    "firmware directory missing",
+		tags:    map[string]v1.Image{kEL96: image(t, ice(t, kEL96))},
+		image:   "REPO",
+		fw:      "/firmware/ice",
+		kernels: []string{kEL96},
+		wants:   []want{{kEL96, CheckFirmware, "", Fail, "firmwarePath /firmware/ice is not in the image"}},
+	}, {
+		name:    "firmware directory present",
+		tags:    map[string]v1.Image{kEL96: image(t, ice(t, kEL96), []file{dir("firmware"), dir("firmware/ice"), {name: "firmware/ice/ice.pkg", data: []byte("fw")}})},
+		image:   "REPO",
+		fw:      "/firmware/ice",
+		kernels: []string{kEL96},
+		wants:   []want{{kEL96, CheckFirmware, "", Pass, "/firmware/ice holds 1 file"}},
+	}, {
+		name:    "firmware path is a file",
+		tags:    map[string]v1.Image{kEL96: image(t, ice(t, kEL96), []file{{name: "firmware", data: []byte("fw")}})},
+		image:   "REPO",
+		fw:      "/firmware",
+		kernels: []string{kEL96},
+		wants:   []want{{kEL96, CheckFirmware, "", Fail, "is not a directory in the image (a regular file)"}},
+	}, {
+		name: "symlinks leaving the tree",
+		tags: map[string]v1.Image{kEL96: image(t, append(ice(t, kEL96),
+			symlink("opt/lib/modules/"+kEL96+"/host", "/lib/modules/"+kEL96),
+			symlink("opt/lib/modules/"+kEL96+"/extra/up", "../../"+kEL94),
+			dir("opt/lib/modules/"+kEL96+"/weak-updates"),
+			symlink("opt/lib/modules/"+kEL96+"/weak-updates/ice.ko.xz", "../extra/ice.ko.xz"),
+		), []file{dir("firmware"), symlink("firmware/x.bin", "../etc/shadow")})},
+		image:   "REPO",
+		fw:      "/firmware",
+		kernels: []string{kEL96},
+		wants: []want{
+			{kEL96, CheckModule, "ice", Pass, "/extra/ice.ko.xz"},
+			{kEL96, CheckVermagic, "ice", Pass, ""},
+			{kEL96, CheckSymlinks, "", Fail, "/opt/lib/modules/" + kEL96 + "/extra/up -> ../../" + kEL94 + " (points outside the tree), " +
+				"/opt/lib/modules/" + kEL96 + "/host -> /lib/modules/" + kEL96 + " (absolute: the tree moves on the node), /firmware/x.bin -> ../etc/shadow"},
+		},
+	}, {
+		name: "device node and FIFO",
+		tags: map[string]v1.Image{kEL96: image(t, append(ice(t, kEL96),
+			file{name: "opt/lib/modules/" + kEL96 + "/null", typ: tar.TypeChar},
+			file{name: "opt/lib/modules/" + kEL96 + "/pipe", typ: tar.TypeFifo},
+		))},
+		image:   "REPO",
+		kernels: []string{kEL96},
+		wants: []want{{kEL96, CheckSpecial, "", Fail,
+			"/opt/lib/modules/" + kEL96 + "/null (a character device), /opt/lib/modules/" + kEL96 + "/pipe (a FIFO)"}},
+	}, {
+		name:    "too large",
+		tags:    map[string]v1.Image{kEL96: image(t, append(ice(t, kEL96), file{name: "opt/lib/modules/" + kEL96 + "/blob", size: 3 << 20}))},
+		image:   "REPO",
+		kernels: []string{kEL96},
+		opts:    Options{MaxTreeBytes: 2 << 20},
+		wants:   []want{{kEL96, CheckSize, "", Fail, "3.0 MiB, more than the node's bound of 2.0 MiB"}},
+	}, {
+		name:    "digest",
+		tags:    map[string]v1.Image{"v2": pinned},
+		image:   "REPO@" + digest.String(),
+		kernels: []string{kEL96, kEL94},
+		wants: []want{
+			{kEL96, CheckImage, "", Warn, "a digest: every kernel gets this same image"},
+			{kEL96, CheckVermagic, "ice", Pass, ""},
+			{kEL94, CheckTree, "", Fail, "(/opt/lib/modules has: " + kEL96 + ")"},
+		},
+	}, {
+		name:    "unsigned module (reported, not failed)",
+		tags:    map[string]v1.Image{kEL96: image(t, under(kEL96, module(t, "ice.ko", kEL96, false, "")))},
+		image:   "REPO",
+		kernels: []string{kEL96},
+		wants:   []want{{kEL96, CheckSignature, "ice", Warn, "not signed"}},
+	}, {
+		name: "multi-platform index: each kernel gets its architecture",
+		index: map[string]v1.ImageIndex{"v1": mutate.AppendManifests(empty.Index,
+			mutate.IndexAddendum{Add: image(t, ice(t, kEL96)), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+			mutate.IndexAddendum{Add: image(t, ice(t, kARM)), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
+		)},
+		image:   "REPO:v1",
+		kernels: []string{kEL96, kARM},
+		wants: []want{
+			{kEL96, CheckVermagic, "ice", Pass, ""},
+			{kARM, CheckVermagic, "ice", Pass, kARM},
+		},
+	}}
+}
+
+const kARM = "5.14.0-570.12.1.el9_6.aarch64+64k"
+
+// sources stores the case's images in a registry on the loopback, an OCI
+// layout and a docker-archive tarball, as `podman push`, `skopeo copy
+// oci:` and `podman save` would, and returns the Source of each.
+func sources(t *testing.T, host string, c imageCase, repo string) map[string]Source {
+	t.Helper()
+	dir := t.TempDir()
+	lp, err := layout.Write(filepath.Join(dir, "layout"), empty.Index)
+	must(t, err)
+	refs := map[name.Reference]v1.Image{}
+	for tag, img := range c.tags {
+		ref, err := name.ParseReference(host + "/" + repo + ":" + tag)
+		must(t, err)
+		must(t, remote.Write(ref, img))
+		must(t, lp.AppendImage(img, layout.WithAnnotations(map[string]string{refNameAnnotation: ref.String()})))
+		refs[ref] = img
+	}
+	for tag, idx := range c.index {
+		ref, err := name.ParseReference(host + "/" + repo + ":" + tag)
+		must(t, err)
+		must(t, remote.WriteIndex(ref, idx))
+		must(t, lp.AppendIndex(idx, layout.WithAnnotations(map[string]string{refNameAnnotation: ref.String()})))
+	}
+	out := map[string]Source{"registry": &Registry{Keychain: anonymous{}}, "layout": &Layout{Path: lp}}
+	if len(c.index) == 0 {
+		tb := filepath.Join(dir, "image.tar")
+		must(t, tarball.MultiRefWriteToFile(tb, refs))
+		src, err := Open(tb)
+		must(t, err)
+		out["tarball"] = src
+	}
+	return out
+}
+
+func TestVerify(t *testing.T) {
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	for i, c := range imageCases(t) {
+		repo := fmt.Sprintf("acme/case%d", i)
+		for kind, src := range sources(t, host, c, repo) {
+			t.Run(c.name+"/"+kind, func(t *testing.T) {
+				tg := Target{Name: "ice", Image: strings.ReplaceAll(c.image, "REPO", host+"/"+repo), Modules: c.modules, FirmwarePath: c.fw}
+				if tg.Modules == nil {
+					tg.Modules = []string{"ice"}
+				}
+				opts := c.opts
+				opts.Kernels = c.kernels
+				rep := Verify(context.Background(), src, tg, opts)
+				checkReport(t, rep, c.wants)
+			})
+		}
+	}
+}
+
+func checkReport(t *testing.T, rep Report, wants []want) {
+	t.Helper()
+	var table strings.Builder
+	must(t, rep.WriteTable(&table))
+	wantFail := false
+	for _, w := range wants {
+		wantFail = wantFail || w.status == Fail
+		found := false
+		for _, r := range rep.Rows {
+			if r.Kernel == w.kernel && r.Check == w.check && r.Module == w.module {
+				found = true
+				if r.Status != w.status || !strings.Contains(r.Reason, w.reason) {
+					t.Errorf("%s %s %s: got %s %q, want %s with %q", w.kernel, w.check, w.module, r.Status, r.Reason, w.status, w.reason)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no row for %s %s %s", w.kernel, w.check, w.module)
+		}
+	}
+	for _, r := range rep.Rows {
+		if r.Status != Fail {
+			continue
+		}
+		expected := false
+		for _, w := range wants {
+			expected = expected || (r.Kernel == w.kernel && r.Check == w.check && r.Module == w.module)
+		}
+		if !expected {
+			t.Errorf("unexpected failure: %s %s %s: %s", r.Kernel, r.Check, r.Module, r.Reason)
+		}
+	}
+	if rep.OK == wantFail {
+		t.Errorf("report OK = %v, want %v", rep.OK, !wantFail)
+	}
+	if t.Failed() {
+		t.Logf("report:\n%s", table.String())
+	}
+}
+
+type anonymous struct{}
+
+func (anonymous) Resolve(authn.Resource) (authn.Authenticator, error) { return authn.Anonymous, nil }
+
+// The reference verify checks for each kernel is the one the node pulls:
+// the table the Go and shell rules are tested against.
+func TestReferenceFollowsTheNodesTagRule(t *testing.T) {
+	b, err := os.ReadFile("../nodescripts/testdata/kernel-tags.tsv")
+	must(t, err)
+	n := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Split(line, "\t")
+		if len(f) != 3 {
+			t.Fatalf("kernel-tags.tsv: bad line %q", line)
+		}
+		src := &recorder{}
+		rep := Verify(context.Background(), src, Target{Name: "ice", Image: f[0], Modules: []string{"ice"}}, Options{Kernels: []string{f[1]}})
+		if len(src.refs) != 1 || src.refs[0] != f[2] || rep.Rows[0].Reference != f[2] {
+			t.Errorf("image %s, kernel %s: verify read %v (row says %s), the node pulls %s", f[0], f[1], src.refs, rep.Rows[0].Reference, f[2])
+		}
+		n++
+	}
+	if n == 0 {
+		t.Fatal("kernel-tags.tsv holds no case")
+	}
+}
+
+type recorder struct{ refs []string }
+
+func (r *recorder) String() string { return "recorder" }
+func (r *recorder) Image(_ context.Context, ref string, _ v1.Platform) (*Found, error) {
+	r.refs = append(r.refs, ref)
+	return nil, fmt.Errorf("not stored")
+}
+
+// A registry that wants credentials: refused without them, read with the
+// auth file (the format of the cluster pull secret).
+func TestRegistryAuthFile(t *testing.T) {
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "robot" || p != "s3cret" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	ref := host + "/acme/ice:" + kEL96
+	nref, err := name.ParseReference(ref)
+	must(t, err)
+	must(t, remote.Write(nref, image(t, ice(t, kEL96)), remote.WithAuth(&authn.Basic{Username: "robot", Password: "s3cret"})))
+
+	tg := Target{Name: "ice", Image: host + "/acme/ice", Modules: []string{"ice"}}
+	opts := Options{Kernels: []string{kEL96}}
+	rep := Verify(context.Background(), &Registry{Keychain: anonymous{}}, tg, opts)
+	checkReport(t, rep, []want{{kEL96, CheckImage, "", Fail, "401 Unauthorized"}})
+
+	auth := filepath.Join(t.TempDir(), "auth.json")
+	secret := base64.StdEncoding.EncodeToString([]byte("robot:s3cret"))
+	must(t, os.WriteFile(auth, []byte(`{"auths":{"`+host+`":{"auth":"`+secret+`"}}}`), 0o600))
+	kc, err := AuthFile(auth)
+	must(t, err)
+	rep = Verify(context.Background(), &Registry{Keychain: kc}, tg, opts)
+	checkReport(t, rep, []want{{kEL96, CheckVermagic, "ice", Pass, ""}})
+}

@@ -1,0 +1,56 @@
+package function
+
+import (
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/day1kmod/day1kmod/pkg/mcproducer"
+)
+
+func TestReadConfigs(t *testing.T) {
+	f, err := os.Open("../examples/kpt-package/modules/mlx5.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got, err := ReadConfigs(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []mcproducer.Config{{
+		Name: "mlx5", MachineConfigName: "99-fastnet-mlx5", MachineConfigPool: "fastnet",
+		KernelModuleImage: "quay.io/acme/mlx5-kmod:${KERNEL_FULL_VERSION}", KernelModuleName: "mlx5_core",
+		InTreeModulesToRemove: []string{"mlx5_ib", "mlx5_core"}, FirmwarePath: "/firmware", IgnitionVersion: mcproducer.DefaultIgnitionSpec,
+	}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ReadConfigs = %+v\nwant %+v", got, want)
+	}
+}
+
+func TestReadConfigsRefusesWhatTheFunctionRefuses(t *testing.T) {
+	const ok = `apiVersion: day1kmod.dev/v1alpha1
+kind: Day1KernelModule
+metadata: {name: ice}
+spec: {machineConfigPool: worker, kernelModuleImage: quay.io/acme/ice, kernelModuleName: ice}
+`
+	for _, c := range []struct{ name, in, want string }{
+		{"bad image", strings.Replace(ok, "quay.io/acme/ice", "ice:Latest!", 1), `spec.kernelModuleImage: Invalid value: "ice:Latest!"`},
+		{"unknown field", strings.Replace(ok, "kernelModuleName:", "kernelModule:", 1), "spec.kernelModule"},
+		{"two with one name", ok + "---\n" + ok, `metadata.name: Duplicate value: "ice"`},
+		{"none", "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n", "no day1kmod.dev/v1alpha1 Day1KernelModule"},
+		{"not YAML", "{", "reading YAML"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := ReadConfigs(strings.NewReader(c.in))
+			if err == nil || !strings.Contains(err.Error(), c.want) || got != nil {
+				t.Errorf("ReadConfigs = %v, %v; want no config and an error with %q", got, err, c.want)
+			}
+		})
+	}
+	got, err := ReadConfigs(strings.NewReader("apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n---\n" + ok))
+	if err != nil || len(got) != 1 || got[0].Name != "ice" || !reflect.DeepEqual(got[0].InTreeModulesToRemove, []string{"ice"}) {
+		t.Errorf("ReadConfigs with another kind beside = %+v, %v", got, err)
+	}
+}

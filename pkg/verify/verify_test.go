@@ -24,11 +24,19 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	vt "github.com/day1kmod/day1kmod/internal/verifytest"
 	"github.com/day1kmod/day1kmod/pkg/nodescripts"
 )
 
 // want is one row the report must hold: kernel × check (× module) with a
 // status and, when set, words its reason must contain.
+const (
+	kEL96 = vt.EL96
+	kEL94 = vt.EL94
+	kRT   = vt.RT
+	kARM  = vt.ARM64
+)
+
 type want struct {
 	kernel, check, module string
 	status                Status
@@ -50,20 +58,20 @@ type imageCase struct {
 	wants   []want
 }
 
-func ice(t *testing.T, k string) []file {
-	return under(k, module(t, "extra/ice.ko.xz", k, true, ""))
+func ice(t *testing.T, k string) []vt.File {
+	return vt.Under(k, vt.Module(t, "extra/ice.ko.xz", k, true, ""))
 }
 
 func imageCases(t *testing.T) []imageCase {
-	pinned := image(t, ice(t, kEL96))
+	pinned := vt.Image(t, ice(t, kEL96))
 	digest, err := pinned.Digest()
-	must(t, err)
+	vt.Must(t, err)
 	return []imageCase{{
 		name: "el9 and rt kernels pass",
 		tags: map[string]v1.Image{
-			kEL96:                        image(t, ice(t, kEL96)),
-			nodescripts.KernelTag(kRT):   image(t, under(kRT, module(t, "updates/drivers/net/ice.ko.zst", kRT, true, ""))),
-			nodescripts.KernelTag(kEL94): image(t, under(kEL94, module(t, "ice.ko.gz", kEL94, true, ""), module(t, "libie.ko", kEL94, true, ""))),
+			kEL96:                        vt.Image(t, ice(t, kEL96)),
+			nodescripts.KernelTag(kRT):   vt.Image(t, vt.Under(kRT, vt.Module(t, "updates/drivers/net/ice.ko.zst", kRT, true, ""))),
+			nodescripts.KernelTag(kEL94): vt.Image(t, vt.Under(kEL94, vt.Module(t, "ice.ko.gz", kEL94, true, ""), vt.Module(t, "libie.ko", kEL94, true, ""))),
 		},
 		image:   "REPO",
 		kernels: []string{kEL96, kRT, kEL94},
@@ -83,7 +91,7 @@ func imageCases(t *testing.T) []imageCase {
 		},
 	}, {
 		name:    "no image for a kernel",
-		tags:    map[string]v1.Image{kEL96: image(t, ice(t, kEL96))},
+		tags:    map[string]v1.Image{kEL96: vt.Image(t, ice(t, kEL96))},
 		image:   "REPO:${KERNEL_FULL_VERSION}",
 		kernels: []string{kEL96, kEL94},
 		wants: []want{
@@ -92,7 +100,7 @@ func imageCases(t *testing.T) []imageCase {
 		},
 	}, {
 		name:    "fixed tag without the kernel's tree",
-		tags:    map[string]v1.Image{"1.0": image(t, ice(t, kEL94))},
+		tags:    map[string]v1.Image{"1.0": vt.Image(t, ice(t, kEL94))},
 		image:   "REPO:1.0",
 		kernels: []string{kEL96, kEL94},
 		wants: []want{
@@ -103,45 +111,45 @@ func imageCases(t *testing.T) []imageCase {
 		},
 	}, {
 		name:    "module missing",
-		tags:    map[string]v1.Image{kEL96: image(t, under(kEL96, module(t, "mlx5_core.ko", kEL96, true, "")))},
+		tags:    map[string]v1.Image{kEL96: vt.Image(t, vt.Under(kEL96, vt.Module(t, "mlx5_core.ko", kEL96, true, "")))},
 		image:   "REPO",
 		kernels: []string{kEL96},
 		wants:   []want{{kEL96, CheckModule, "ice", Fail, "modules there: mlx5_core.ko"}},
 	}, {
 		name:    "module removed by a whiteout in an upper layer",
-		tags:    map[string]v1.Image{kEL96: image(t, ice(t, kEL96), []file{whiteout("opt/lib/modules/" + kEL96 + "/extra/ice.ko.xz")})},
+		tags:    map[string]v1.Image{kEL96: vt.Image(t, ice(t, kEL96), []vt.File{vt.Whiteout("opt/lib/modules/" + kEL96 + "/extra/ice.ko.xz")})},
 		image:   "REPO",
 		kernels: []string{kEL96},
 		wants:   []want{{kEL96, CheckModule, "ice", Fail, "modules there: none"}},
 	}, {
 		name:    "two files for one module, '-' and '_' alike",
-		tags:    map[string]v1.Image{kEL96: image(t, under(kEL96, module(t, "extra/ice_drv.ko", kEL96, true, ""), module(t, "updates/ice-drv.ko.xz", kEL96, true, "")))},
+		tags:    map[string]v1.Image{kEL96: vt.Image(t, vt.Under(kEL96, vt.Module(t, "extra/ice_drv.ko", kEL96, true, ""), vt.Module(t, "updates/ice-drv.ko.xz", kEL96, true, "")))},
 		image:   "REPO",
 		modules: []string{"ice-drv"},
 		kernels: []string{kEL96},
 		wants:   []want{{kEL96, CheckModule, "ice-drv", Warn, "2 files stand for ice-drv (extra/ice_drv.ko, updates/ice-drv.ko.xz)"}},
 	}, {
 		name:    "vermagic names another kernel",
-		tags:    map[string]v1.Image{kEL96: image(t, under(kEL96, module(t, "ice.ko", kEL94, true, "")))},
+		tags:    map[string]v1.Image{kEL96: vt.Image(t, vt.Under(kEL96, vt.Module(t, "ice.ko", kEL94, true, "")))},
 		image:   "REPO",
 		kernels: []string{kEL96},
 		wants:   []want{{kEL96, CheckVermagic, "ice", Fail, `ice.ko is built for kernel "` + kEL94 + `", not ` + kEL96}},
 	}, {
 		name:    "not a kernel module",
-		tags:    map[string]v1.Image{kEL96: image(t, under(kEL96, file{name: "ice.ko", data: []byte("#!/bin/sh\n")}))},
+		tags:    map[string]v1.Image{kEL96: vt.Image(t, vt.Under(kEL96, vt.File{Name: "ice.ko", Data: []byte("#!/bin/sh\n")}))},
 		image:   "REPO",
 		kernels: []string{kEL96},
 		wants:   []want{{kEL96, CheckVermagic, "ice", Fail, "ice.ko: not an ELF object"}},
 	}, {
 		name:    "corrupt xz module",
-		tags:    map[string]v1.Image{kEL96: image(t, under(kEL96, file{name: "ice.ko.xz", data: []byte("not xz")}))},
+		tags:    map[string]v1.Image{kEL96: vt.Image(t, vt.Under(kEL96, vt.File{Name: "ice.ko.xz", Data: []byte("not xz")}))},
 		image:   "REPO",
 		kernels: []string{kEL96},
 		wants:   []want{{kEL96, CheckVermagic, "ice", Fail, "ice.ko.xz: not xz-compressed"}},
 	}, {
 		name: "dependencies in the tree and from the host (unknown host)",
-		tags: map[string]v1.Image{kEL96: image(t, under(kEL96,
-			module(t, "ice.ko", kEL96, true, "ice_aux,libie"), module(t, "ice-aux.ko.zst", kEL96, true, "")))},
+		tags: map[string]v1.Image{kEL96: vt.Image(t, vt.Under(kEL96,
+			vt.Module(t, "ice.ko", kEL96, true, "ice_aux,libie"), vt.Module(t, "ice-aux.ko.zst", kEL96, true, "")))},
 		image:   "REPO",
 		kernels: []string{kEL96},
 		wants: []want{
@@ -150,55 +158,55 @@ func imageCases(t *testing.T) []imageCase {
 		},
 	}, {
 		name: "dependencies on the host's list",
-		tags: map[string]v1.Image{kEL96: image(t, under(kEL96,
-			module(t, "ice.ko", kEL96, true, "ice_aux,libie"), module(t, "ice-aux.ko.zst", kEL96, true, "")))},
+		tags: map[string]v1.Image{kEL96: vt.Image(t, vt.Under(kEL96,
+			vt.Module(t, "ice.ko", kEL96, true, "ice_aux,libie"), vt.Module(t, "ice-aux.ko.zst", kEL96, true, "")))},
 		image:   "REPO",
 		kernels: []string{kEL96},
 		opts:    Options{HostModules: []string{"libie", "e1000e"}},
 		wants:   []want{{kEL96, CheckDepends, "ice", Pass, "in the tree or on the host (libie)"}},
 	}, {
 		name:    "dependency nowhere",
-		tags:    map[string]v1.Image{kEL96: image(t, under(kEL96, module(t, "ice.ko", kEL96, true, "libie")))},
+		tags:    map[string]v1.Image{kEL96: vt.Image(t, vt.Under(kEL96, vt.Module(t, "ice.ko", kEL96, true, "libie")))},
 		image:   "REPO",
 		kernels: []string{kEL96},
 		opts:    Options{HostModules: []string{"e1000e"}},
 		wants:   []want{{kEL96, CheckDepends, "ice", Fail, "needs libie, in neither the image's tree nor the host's modules"}},
 	}, {
 		name: "dependency in the tree built for another kernel",
-		tags: map[string]v1.Image{kEL96: image(t, under(kEL96,
-			module(t, "ice.ko", kEL96, true, "libie"), module(t, "libie.ko", kEL94, true, "")))},
+		tags: map[string]v1.Image{kEL96: vt.Image(t, vt.Under(kEL96,
+			vt.Module(t, "ice.ko", kEL96, true, "libie"), vt.Module(t, "libie.ko", kEL94, true, "")))},
 		image:   "REPO",
 		kernels: []string{kEL96},
 		wants:   []want{{kEL96, CheckVermagic, "ice", Fail, `dependency libie.ko is built for kernel "` + kEL94 + `"`}},
 	}, {
 		name:    "firmware directory missing",
-		tags:    map[string]v1.Image{kEL96: image(t, ice(t, kEL96))},
+		tags:    map[string]v1.Image{kEL96: vt.Image(t, ice(t, kEL96))},
 		image:   "REPO",
 		fw:      "/firmware/ice",
 		kernels: []string{kEL96},
 		wants:   []want{{kEL96, CheckFirmware, "", Fail, "firmwarePath /firmware/ice is not in the image"}},
 	}, {
 		name:    "firmware directory present",
-		tags:    map[string]v1.Image{kEL96: image(t, ice(t, kEL96), []file{dir("firmware"), dir("firmware/ice"), {name: "firmware/ice/ice.pkg", data: []byte("fw")}})},
+		tags:    map[string]v1.Image{kEL96: vt.Image(t, ice(t, kEL96), []vt.File{vt.Dir("firmware"), vt.Dir("firmware/ice"), {Name: "firmware/ice/ice.pkg", Data: []byte("fw")}})},
 		image:   "REPO",
 		fw:      "/firmware/ice",
 		kernels: []string{kEL96},
 		wants:   []want{{kEL96, CheckFirmware, "", Pass, "/firmware/ice holds 1 file"}},
 	}, {
 		name:    "firmware path is a file",
-		tags:    map[string]v1.Image{kEL96: image(t, ice(t, kEL96), []file{{name: "firmware", data: []byte("fw")}})},
+		tags:    map[string]v1.Image{kEL96: vt.Image(t, ice(t, kEL96), []vt.File{{Name: "firmware", Data: []byte("fw")}})},
 		image:   "REPO",
 		fw:      "/firmware",
 		kernels: []string{kEL96},
 		wants:   []want{{kEL96, CheckFirmware, "", Fail, "is not a directory in the image (a regular file)"}},
 	}, {
 		name: "symlinks leaving the tree",
-		tags: map[string]v1.Image{kEL96: image(t, append(ice(t, kEL96),
-			symlink("opt/lib/modules/"+kEL96+"/host", "/lib/modules/"+kEL96),
-			symlink("opt/lib/modules/"+kEL96+"/extra/up", "../../"+kEL94),
-			dir("opt/lib/modules/"+kEL96+"/weak-updates"),
-			symlink("opt/lib/modules/"+kEL96+"/weak-updates/ice.ko.xz", "../extra/ice.ko.xz"),
-		), []file{dir("firmware"), symlink("firmware/x.bin", "../etc/shadow")})},
+		tags: map[string]v1.Image{kEL96: vt.Image(t, append(ice(t, kEL96),
+			vt.Symlink("opt/lib/modules/"+kEL96+"/host", "/lib/modules/"+kEL96),
+			vt.Symlink("opt/lib/modules/"+kEL96+"/extra/up", "../../"+kEL94),
+			vt.Dir("opt/lib/modules/"+kEL96+"/weak-updates"),
+			vt.Symlink("opt/lib/modules/"+kEL96+"/weak-updates/ice.ko.xz", "../extra/ice.ko.xz"),
+		), []vt.File{vt.Dir("firmware"), vt.Symlink("firmware/x.bin", "../etc/shadow")})},
 		image:   "REPO",
 		fw:      "/firmware",
 		kernels: []string{kEL96},
@@ -210,9 +218,9 @@ func imageCases(t *testing.T) []imageCase {
 		},
 	}, {
 		name: "device node and FIFO",
-		tags: map[string]v1.Image{kEL96: image(t, append(ice(t, kEL96),
-			file{name: "opt/lib/modules/" + kEL96 + "/null", typ: tar.TypeChar},
-			file{name: "opt/lib/modules/" + kEL96 + "/pipe", typ: tar.TypeFifo},
+		tags: map[string]v1.Image{kEL96: vt.Image(t, append(ice(t, kEL96),
+			vt.File{Name: "opt/lib/modules/" + kEL96 + "/null", Typ: tar.TypeChar},
+			vt.File{Name: "opt/lib/modules/" + kEL96 + "/pipe", Typ: tar.TypeFifo},
 		))},
 		image:   "REPO",
 		kernels: []string{kEL96},
@@ -220,7 +228,7 @@ func imageCases(t *testing.T) []imageCase {
 			"/opt/lib/modules/" + kEL96 + "/null (a character device), /opt/lib/modules/" + kEL96 + "/pipe (a FIFO)"}},
 	}, {
 		name:    "too large",
-		tags:    map[string]v1.Image{kEL96: image(t, append(ice(t, kEL96), file{name: "opt/lib/modules/" + kEL96 + "/blob", size: 3 << 20}))},
+		tags:    map[string]v1.Image{kEL96: vt.Image(t, append(ice(t, kEL96), vt.File{Name: "opt/lib/modules/" + kEL96 + "/blob", Size: 3 << 20}))},
 		image:   "REPO",
 		kernels: []string{kEL96},
 		opts:    Options{MaxTreeBytes: 2 << 20},
@@ -237,15 +245,15 @@ func imageCases(t *testing.T) []imageCase {
 		},
 	}, {
 		name:    "unsigned module (reported, not failed)",
-		tags:    map[string]v1.Image{kEL96: image(t, under(kEL96, module(t, "ice.ko", kEL96, false, "")))},
+		tags:    map[string]v1.Image{kEL96: vt.Image(t, vt.Under(kEL96, vt.Module(t, "ice.ko", kEL96, false, "")))},
 		image:   "REPO",
 		kernels: []string{kEL96},
 		wants:   []want{{kEL96, CheckSignature, "ice", Warn, "not signed"}},
 	}, {
 		name: "multi-platform index: each kernel gets its architecture",
 		index: map[string]v1.ImageIndex{"v1": mutate.AppendManifests(empty.Index,
-			mutate.IndexAddendum{Add: image(t, ice(t, kEL96)), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
-			mutate.IndexAddendum{Add: image(t, ice(t, kARM)), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
+			mutate.IndexAddendum{Add: vt.Image(t, ice(t, kEL96)), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+			mutate.IndexAddendum{Add: vt.Image(t, ice(t, kARM)), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
 		)},
 		image:   "REPO:v1",
 		kernels: []string{kEL96, kARM},
@@ -256,8 +264,6 @@ func imageCases(t *testing.T) []imageCase {
 	}}
 }
 
-const kARM = "5.14.0-570.12.1.el9_6.aarch64+64k"
-
 // sources stores the case's images in a registry on the loopback, an OCI
 // layout and a docker-archive tarball, as `podman push`, `skopeo copy
 // oci:` and `podman save` would, and returns the Source of each.
@@ -265,27 +271,27 @@ func sources(t *testing.T, host string, c imageCase, repo string) map[string]Sou
 	t.Helper()
 	dir := t.TempDir()
 	lp, err := layout.Write(filepath.Join(dir, "layout"), empty.Index)
-	must(t, err)
+	vt.Must(t, err)
 	refs := map[name.Reference]v1.Image{}
 	for tag, img := range c.tags {
 		ref, err := name.ParseReference(host + "/" + repo + ":" + tag)
-		must(t, err)
-		must(t, remote.Write(ref, img))
-		must(t, lp.AppendImage(img, layout.WithAnnotations(map[string]string{refNameAnnotation: ref.String()})))
+		vt.Must(t, err)
+		vt.Must(t, remote.Write(ref, img))
+		vt.Must(t, lp.AppendImage(img, layout.WithAnnotations(map[string]string{refNameAnnotation: ref.String()})))
 		refs[ref] = img
 	}
 	for tag, idx := range c.index {
 		ref, err := name.ParseReference(host + "/" + repo + ":" + tag)
-		must(t, err)
-		must(t, remote.WriteIndex(ref, idx))
-		must(t, lp.AppendIndex(idx, layout.WithAnnotations(map[string]string{refNameAnnotation: ref.String()})))
+		vt.Must(t, err)
+		vt.Must(t, remote.WriteIndex(ref, idx))
+		vt.Must(t, lp.AppendIndex(idx, layout.WithAnnotations(map[string]string{refNameAnnotation: ref.String()})))
 	}
 	out := map[string]Source{"registry": &Registry{Keychain: anonymous{}}, "layout": &Layout{Path: lp}}
 	if len(c.index) == 0 {
 		tb := filepath.Join(dir, "image.tar")
-		must(t, tarball.MultiRefWriteToFile(tb, refs))
+		vt.Must(t, tarball.MultiRefWriteToFile(tb, refs))
 		src, err := Open(tb)
-		must(t, err)
+		vt.Must(t, err)
 		out["tarball"] = src
 	}
 	return out
@@ -315,7 +321,7 @@ func TestVerify(t *testing.T) {
 func checkReport(t *testing.T, rep Report, wants []want) {
 	t.Helper()
 	var table strings.Builder
-	must(t, rep.WriteTable(&table))
+	vt.Must(t, rep.WriteTable(&table))
 	wantFail := false
 	for _, w := range wants {
 		wantFail = wantFail || w.status == Fail
@@ -360,7 +366,7 @@ func (anonymous) Resolve(authn.Resource) (authn.Authenticator, error) { return a
 // the table the Go and shell rules are tested against.
 func TestReferenceFollowsTheNodesTagRule(t *testing.T) {
 	b, err := os.ReadFile("../nodescripts/testdata/kernel-tags.tsv")
-	must(t, err)
+	vt.Must(t, err)
 	n := 0
 	for _, line := range strings.Split(string(b), "\n") {
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -406,8 +412,8 @@ func TestRegistryAuthFile(t *testing.T) {
 	host := strings.TrimPrefix(srv.URL, "http://")
 	ref := host + "/acme/ice:" + kEL96
 	nref, err := name.ParseReference(ref)
-	must(t, err)
-	must(t, remote.Write(nref, image(t, ice(t, kEL96)), remote.WithAuth(&authn.Basic{Username: "robot", Password: "s3cret"})))
+	vt.Must(t, err)
+	vt.Must(t, remote.Write(nref, vt.Image(t, ice(t, kEL96)), remote.WithAuth(&authn.Basic{Username: "robot", Password: "s3cret"})))
 
 	tg := Target{Name: "ice", Image: host + "/acme/ice", Modules: []string{"ice"}}
 	opts := Options{Kernels: []string{kEL96}}
@@ -416,9 +422,9 @@ func TestRegistryAuthFile(t *testing.T) {
 
 	auth := filepath.Join(t.TempDir(), "auth.json")
 	secret := base64.StdEncoding.EncodeToString([]byte("robot:s3cret"))
-	must(t, os.WriteFile(auth, []byte(`{"auths":{"`+host+`":{"auth":"`+secret+`"}}}`), 0o600))
+	vt.Must(t, os.WriteFile(auth, []byte(`{"auths":{"`+host+`":{"auth":"`+secret+`"}}}`), 0o600))
 	kc, err := AuthFile(auth)
-	must(t, err)
+	vt.Must(t, err)
 	rep = Verify(context.Background(), &Registry{Keychain: kc}, tg, opts)
 	checkReport(t, rep, []want{{kEL96, CheckVermagic, "ice", Pass, ""}})
 }

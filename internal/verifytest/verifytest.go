@@ -1,4 +1,7 @@
-package verify
+// Package verifytest builds kernel module images for the tests of
+// day1kmod verify: small ELF objects with a .modinfo section, compressed as
+// kmod reads them, in layers of go-containerregistry images.
+package verifytest
 
 import (
 	"archive/tar"
@@ -19,18 +22,22 @@ import (
 	"github.com/ulikunitz/xz"
 )
 
-// Kernels of the tests: a RHEL one, an older one, and a real-time one
-// (whose tag maps '+' to '_').
+// Kernels of the tests: a RHEL one, an older one, a real-time one (whose
+// tag maps '+' to '_') and a 64k-page aarch64 one.
 const (
-	kEL96 = "5.14.0-570.12.1.el9_6.x86_64"
-	kEL94 = "5.14.0-427.13.1.el9_4.x86_64"
-	kRT   = "5.14.0-427.13.1.el9_4.x86_64+rt"
+	EL96  = "5.14.0-570.12.1.el9_6.x86_64"
+	EL94  = "5.14.0-427.13.1.el9_4.x86_64"
+	RT    = "5.14.0-427.13.1.el9_4.x86_64+rt"
+	ARM64 = "5.14.0-570.12.1.el9_6.aarch64+64k"
 )
 
-// elfModule is a minimal ELF64 relocatable object whose .modinfo section
+// signatureMagic ends a signed module (the kernel's MODULE_SIG_STRING).
+const signatureMagic = "~Module signature appended~\n"
+
+// ELFModule is a minimal ELF64 relocatable object whose .modinfo section
 // holds the given key=value strings, as a kernel module's does; signed
-// appends a signature trailer as sign-file does.
-func elfModule(t *testing.T, signed bool, modinfo ...string) []byte {
+// appends a signature trailer as sign-File does.
+func ELFModule(t testing.TB, signed bool, modinfo ...string) []byte {
 	t.Helper()
 	info := []byte(strings.Join(modinfo, "\x00") + "\x00")
 	shstr := []byte("\x00.modinfo\x00.shstrtab\x00")
@@ -47,7 +54,7 @@ func elfModule(t *testing.T, signed bool, modinfo ...string) []byte {
 	h.Ident[elf.EI_CLASS] = byte(elf.ELFCLASS64)
 	h.Ident[elf.EI_DATA] = byte(elf.ELFDATA2LSB)
 	h.Ident[elf.EI_VERSION] = byte(elf.EV_CURRENT)
-	must(t, binary.Write(&b, binary.LittleEndian, h))
+	Must(t, binary.Write(&b, binary.LittleEndian, h))
 	b.Write(info)
 	b.Write(shstr)
 	b.Write(make([]byte, shOff-uint64(b.Len())))
@@ -56,7 +63,7 @@ func elfModule(t *testing.T, signed bool, modinfo ...string) []byte {
 		{Name: 1, Type: uint32(elf.SHT_PROGBITS), Flags: uint64(elf.SHF_ALLOC), Off: infoOff, Size: uint64(len(info)), Addralign: 1},
 		{Name: 10, Type: uint32(elf.SHT_STRTAB), Off: strOff, Size: uint64(len(shstr)), Addralign: 1},
 	} {
-		must(t, binary.Write(&b, binary.LittleEndian, s))
+		Must(t, binary.Write(&b, binary.LittleEndian, s))
 	}
 	if signed {
 		b.WriteString("fake PKCS#7 signature")
@@ -66,94 +73,94 @@ func elfModule(t *testing.T, signed bool, modinfo ...string) []byte {
 	return b.Bytes()
 }
 
-// module is a module file built for kernel k, compressed by the ending of
+// module is a module File built for kernel k, compressed by the ending of
 // name (.ko, .ko.xz, .ko.zst, .ko.gz).
-func module(t *testing.T, name, k string, signed bool, depends string) file {
+func Module(t testing.TB, name, k string, signed bool, depends string) File {
 	t.Helper()
 	base := name[strings.LastIndex(name, "/")+1:]
 	mod := base[:strings.Index(base, ".ko")]
-	data := elfModule(t, signed, "license=GPL", "depends="+depends, "name="+mod, "vermagic="+k+" SMP mod_unload modversions ")
+	data := ELFModule(t, signed, "license=GPL", "depends="+depends, "name="+mod, "vermagic="+k+" SMP mod_unload modversions ")
 	var b bytes.Buffer
 	var w io.WriteCloser
 	switch {
 	case strings.HasSuffix(name, ".xz"):
 		xw, err := xz.NewWriter(&b)
-		must(t, err)
+		Must(t, err)
 		w = xw
 	case strings.HasSuffix(name, ".zst"):
 		zw, err := zstd.NewWriter(&b)
-		must(t, err)
+		Must(t, err)
 		w = zw
 	case strings.HasSuffix(name, ".gz"):
 		w = gzip.NewWriter(&b)
 	default:
-		return file{name: name, data: data}
+		return File{Name: name, Data: data}
 	}
 	_, err := w.Write(data)
-	must(t, err)
-	must(t, w.Close())
-	return file{name: name, data: b.Bytes()}
+	Must(t, err)
+	Must(t, w.Close())
+	return File{Name: name, Data: b.Bytes()}
 }
 
-// file is one entry of a layer: a regular file unless typ says otherwise.
-type file struct {
-	name string
-	typ  byte
-	data []byte
-	link string
-	size int64 // for a regular file without data: this many zero bytes
+// File is one entry of a layer: a regular File unless typ says otherwise.
+type File struct {
+	Name string
+	Typ  byte
+	Data []byte
+	Link string
+	Size int64 // for a regular file without data: this many zero bytes
 }
 
-func dir(name string) file             { return file{name: name, typ: tar.TypeDir} }
-func symlink(name, target string) file { return file{name: name, typ: tar.TypeSymlink, link: target} }
-func whiteout(name string) file {
+func Dir(name string) File             { return File{Name: name, Typ: tar.TypeDir} }
+func Symlink(name, target string) File { return File{Name: name, Typ: tar.TypeSymlink, Link: target} }
+func Whiteout(name string) File {
 	i := strings.LastIndex(name, "/")
-	return file{name: name[:i+1] + ".wh." + name[i+1:]}
+	return File{Name: name[:i+1] + ".wh." + name[i+1:]}
 }
 
 // under puts files below /opt/lib/modules/k/.
-func under(k string, files ...file) []file {
-	out := []file{dir("opt/lib/modules/" + k)}
+func Under(k string, files ...File) []File {
+	out := []File{Dir("opt/lib/modules/" + k)}
 	for _, f := range files {
-		f.name = "opt/lib/modules/" + k + "/" + f.name
+		f.Name = "opt/lib/modules/" + k + "/" + f.Name
 		out = append(out, f)
 	}
 	return out
 }
 
 // layer is a layer of files, compressed with c.
-func layer(t *testing.T, c compression.Compression, files ...file) v1.Layer {
+func Layer(t testing.TB, c compression.Compression, files ...File) v1.Layer {
 	t.Helper()
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
 	for _, f := range files {
-		h := &tar.Header{Name: f.name, Typeflag: f.typ, Linkname: f.link, Mode: 0o644}
-		switch f.typ {
+		h := &tar.Header{Name: f.Name, Typeflag: f.Typ, Linkname: f.Link, Mode: 0o644}
+		switch f.Typ {
 		case 0, tar.TypeReg:
 			h.Typeflag = tar.TypeReg
-			h.Size = int64(len(f.data))
-			if f.data == nil {
-				h.Size = f.size
+			h.Size = int64(len(f.Data))
+			if f.Data == nil {
+				h.Size = f.Size
 			}
 		case tar.TypeDir:
 			h.Mode = 0o755
 		}
-		must(t, tw.WriteHeader(h))
+		Must(t, tw.WriteHeader(h))
 		if h.Typeflag == tar.TypeReg {
-			if f.data != nil {
-				_, err := tw.Write(f.data)
-				must(t, err)
+			if f.Data != nil {
+				_, err := tw.Write(f.Data)
+				Must(t, err)
 			} else {
-				_, err := io.CopyN(tw, zeros{}, f.size)
-				must(t, err)
+				_, err := io.CopyN(tw, zeros{}, f.Size)
+				Must(t, err)
 			}
 		}
 	}
-	must(t, tw.Close())
+	Must(t, tw.Close())
 	raw := b.Bytes()
 	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil },
 		tarball.WithCompression(c))
-	must(t, err)
+	Must(t, err)
 	return l
 }
 
@@ -162,18 +169,18 @@ type zeros struct{}
 func (zeros) Read(b []byte) (int, error) { clear(b); return len(b), nil }
 
 // image stacks layers of files (gzip-compressed), bottom first.
-func image(t *testing.T, layers ...[]file) v1.Image {
+func Image(t testing.TB, layers ...[]File) v1.Image {
 	t.Helper()
 	img := empty.Image
 	for _, fs := range layers {
 		var err error
-		img, err = mutate.AppendLayers(img, layer(t, compression.GZip, fs...))
-		must(t, err)
+		img, err = mutate.AppendLayers(img, Layer(t, compression.GZip, fs...))
+		Must(t, err)
 	}
 	return img
 }
 
-func must(t *testing.T, err error) {
+func Must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ when asked, the MachineConfigPool of a custom pool.
 USAGE
   day1kmod < resourcelist.yaml > out.yaml     (what kustomize and kpt run)
   day1kmod --help
+  day1kmod verify --help                      (check an image before rollout)
 
 It reads a ResourceList (KRM Functions Specification) on stdin and writes it
 on stdout with the generated items added. It takes no arguments.

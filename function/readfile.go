@@ -11,12 +11,16 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/kio"
 )
 
+// ErrNoDay1KernelModule: the input holds no Day1KernelModule.
+var ErrNoDay1KernelModule = fmt.Errorf("no %s %s in the input", APIVersion, Kind)
+
 // ReadConfigs returns the Config of every Day1KernelModule in a YAML stream
 // (a file of one or more documents, as kustomize and kpt read it), decoded
 // and validated by the function's own rules, so that tools such as
 // `day1kmod verify` check exactly what the function renders. Other kinds
 // are skipped. Any problem is an error naming the object, the field path
-// and the value; then no Config is returned.
+// and the value; then no Config is returned. Without any Day1KernelModule
+// the error is ErrNoDay1KernelModule.
 func ReadConfigs(r io.Reader) ([]mcproducer.Config, error) {
 	nodes, err := (&kio.ByteReader{Reader: r, OmitReaderAnnotations: true}).Read()
 	if err != nil {
@@ -51,7 +55,7 @@ func ReadConfigs(r io.Reader) ([]mcproducer.Config, error) {
 		return nil, errors.Join(errs...)
 	}
 	if len(configs) == 0 {
-		return nil, fmt.Errorf("no %s %s in the input", APIVersion, Kind)
+		return nil, ErrNoDay1KernelModule
 	}
 	return configs, nil
 }

@@ -1,6 +1,7 @@
 package function
 
 import (
+	"errors"
 	"os"
 	"reflect"
 	"strings"
@@ -44,7 +45,7 @@ spec: {machineConfigPool: worker, kernelModuleImage: quay.io/acme/ice, kernelMod
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got, err := ReadConfigs(strings.NewReader(c.in))
-			if err == nil || !strings.Contains(err.Error(), c.want) || got != nil {
+			if err == nil || !strings.Contains(err.Error(), c.want) || got != nil || errors.Is(err, ErrNoDay1KernelModule) != (c.name == "none") {
 				t.Errorf("ReadConfigs = %v, %v; want no config and an error with %q", got, err, c.want)
 			}
 		})

@@ -3,13 +3,16 @@ package verifycmd
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -48,9 +51,10 @@ archive with --from) and checks, for each kernel K (a node's uname -r):
   size           the trees fit the node's bound (` + fmt.Sprint(nodescripts.MaxTreeBytes>>20) + ` MiB)
 
 FLAGS
-  -f FILE             the Day1KernelModule file the function renders ("-" for
-                      stdin); every Day1KernelModule in it is checked, with
-                      the function's own validation
+  -f FILE|DIR         the Day1KernelModule file the function renders ("-" for
+                      stdin; a directory: its .yaml files, as a kpt package);
+                      repeatable; every Day1KernelModule in them is checked,
+                      after the function's own validation
   --name N            only the Day1KernelModule named N of the file
   --image REF         instead of -f: the image, as kernelModuleImage takes it
   --module NAME       the module to look for (repeatable); with -f, further
@@ -110,16 +114,16 @@ func (l *list) Set(v string) error { *l = append(*l, v); return nil }
 
 // cliOptions are the flags' values.
 type cliOptions struct {
-	file, name, image, firmware, kernelsFrom, from, authfile, platform, hostModules, output string
-	insecure                                                                                bool
-	modules, kernels                                                                        list
+	name, image, firmware, kernelsFrom, from, authfile, platform, hostModules, output string
+	insecure                                                                          bool
+	files, modules, kernels                                                           list
 }
 
 // flags is the flag set of the command; Usage documents each flag.
 func (o *cliOptions) flags() *flag.FlagSet {
 	fs := flag.NewFlagSet("day1kmod verify", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&o.file, "f", "", "")
+	fs.Var(&o.files, "f", "")
 	fs.StringVar(&o.name, "name", "", "")
 	fs.StringVar(&o.image, "image", "", "")
 	fs.Var(&o.modules, "module", "")
@@ -160,21 +164,12 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// What to check.
 	var targets []verify.Target
 	switch {
-	case o.file != "" && (o.image != "" || o.firmware != ""):
+	case len(o.files) > 0 && (o.image != "" || o.firmware != ""):
 		return usage("-f and --image (or --firmware-path) exclude each other: the file names the image")
-	case o.file != "":
-		var r io.Reader = stdin
-		if o.file != "-" {
-			f, err := os.Open(o.file)
-			if err != nil {
-				return usage("-f: %v", err)
-			}
-			defer f.Close()
-			r = f
-		}
-		configs, err := function.ReadConfigs(r)
+	case len(o.files) > 0:
+		configs, err := readConfigs(o.files, stdin)
 		if err != nil {
-			fmt.Fprintf(stderr, "day1kmod verify: %s: %v\n", o.file, err)
+			fmt.Fprintf(stderr, "day1kmod verify: %v\n", err)
 			return 2
 		}
 		for _, c := range configs {
@@ -186,7 +181,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			targets = append(targets, t)
 		}
 		if len(targets) == 0 {
-			return usage("-f %s holds no Day1KernelModule named %q", o.file, o.name)
+			return usage("-f %s holds no Day1KernelModule named %q", o.files, o.name)
 		}
 	case o.image != "":
 		if len(o.modules) == 0 {
@@ -292,6 +287,77 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// readConfigs reads the Day1KernelModules of files: YAML files, "-" for
+// stdin, or directories (a kpt package, a kustomization) whose .yaml and
+// .yml files are read, those holding no Day1KernelModule skipped. One name
+// twice is an error, as in a kpt package.
+func readConfigs(files []string, stdin io.Reader) ([]mcproducer.Config, error) {
+	var out []mcproducer.Config
+	where := map[string]string{}
+	read := func(p string, r io.Reader, mustHold bool) error {
+		cs, err := function.ReadConfigs(r)
+		if errors.Is(err, function.ErrNoDay1KernelModule) && !mustHold {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		for _, c := range cs {
+			if w, dup := where[c.Name]; dup {
+				return fmt.Errorf("%s: another Day1KernelModule named %s is in %s: node paths and unit names derive from the name, so it must be unique", p, c.Name, w)
+			}
+			where[c.Name] = p
+		}
+		out = append(out, cs...)
+		return nil
+	}
+	for _, f := range files {
+		if f == "-" {
+			if err := read("stdin", stdin, true); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		st, err := os.Stat(f)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return nil, err
+			}
+			if err := read(f, bytes.NewReader(b), true); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		n := len(out)
+		err = filepath.WalkDir(f, func(p string, d fs.DirEntry, err error) error {
+			switch {
+			case err != nil:
+				return err
+			case d.IsDir() && p != f && strings.HasPrefix(d.Name(), "."):
+				return filepath.SkipDir
+			case d.IsDir() || !(strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")):
+				return nil
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			return read(p, bytes.NewReader(b), false)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(out) == n {
+			return nil, fmt.Errorf("%s: no YAML file in it holds a %s", f, function.Kind)
+		}
+	}
+	return out, nil
 }
 
 // readLines reads the non-empty, non-comment lines of a file.

@@ -113,12 +113,19 @@ func TestVerifyCommand(t *testing.T) {
 		yaml, err := os.ReadFile(f.file)
 		vt.Must(t, err)
 		code, out, _ := run(t, string(yaml), "-f", "-", "--kernel", vt.EL94)
-		if code != 1 || !strings.Contains(out, "cannot read") || !strings.Contains(out, "FAILED: 1 of 1") {
+		if code != 1 || !strings.Contains(out, "cannot read") || !strings.Contains(out, "FAILED: 1 of 1 kernels fail a check") {
 			t.Errorf("exit %d, want 1 and the image row failing:\n%s", code, out)
 		}
 		code, out, _ = run(t, "", "--image", f.host+"/"+f.repo+":"+vt.EL96, "--module", "ice", "--module", "ice_aux", "--kernel", vt.EL96, "--kernel", vt.EL94)
 		if code != 1 || !strings.Contains(out, "module ice_aux") || !strings.Contains(out, "(/opt/lib/modules has: "+vt.EL96+")") {
 			t.Errorf("exit %d, want 1, the missing module and tree:\n%s", code, out)
+		}
+	})
+	t.Run("a kpt package directory: every Day1KernelModule in it", func(t *testing.T) {
+		code, out, errs := run(t, "", "-f", "../../examples/kpt-package", "--kernel", vt.EL96, "--from", f.layout, "-o", "json")
+		if code != 1 || !strings.Contains(out, `"name": "ice"`) || !strings.Contains(out, `"name": "mlx5"`) ||
+			!strings.Contains(out, "has no image named quay.io/acme/mlx5-kmod:"+vt.EL96) {
+			t.Errorf("exit %d, want 1 and rows for ice and mlx5 (not in the layout):\n%s%s", code, out, errs)
 		}
 	})
 	t.Run("host modules decide the dependencies", func(t *testing.T) {
@@ -158,6 +165,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--image", "quay.io/a/b", "--module", "ice", "--kernel", vt.EL96, "--authfile", f.file}, "--authfile:"},
 		{[]string{"--image", "quay.io/a/b", "--module", "ice", "--kernel", vt.EL96, "--platform", "linux"}, "--platform:"},
 		{[]string{"--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"-f", f.file, "-f", f.file, "--kernel", vt.EL96}, "another Day1KernelModule named ice is in " + f.file},
+		{[]string{"-f", t.TempDir(), "--kernel", vt.EL96}, "no YAML file in it holds a Day1KernelModule"},
 	} {
 		code, out, errs := run(t, "", c.args...)
 		if code != 2 || out != "" || !strings.Contains(errs, c.want) {

@@ -111,7 +111,7 @@ func (r Report) WriteTable(w io.Writer) error {
 	if r.OK {
 		_, err = fmt.Fprintf(w, "\nOK: the image serves every kernel checked (%d).\n", len(kernels))
 	} else {
-		_, err = fmt.Fprintf(w, "\nFAILED: %d of %d kernel checks fail; the nodes on those kernels would keep the in-tree driver.\n", len(failed), len(kernels))
+		_, err = fmt.Fprintf(w, "\nFAILED: %d of %d kernels fail a check; nodes on them would keep the in-tree driver.\n", len(failed), len(kernels))
 	}
 	return err
 }

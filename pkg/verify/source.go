@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -144,9 +145,11 @@ type candidate struct {
 }
 
 // choose picks the archive image the node would get for ref: the one named
-// ref; else the one whose tag (or digest) is ref's, under another repository
-// name (an image built and saved locally); else the only one, when it has
-// no name at all.
+// ref; else the one with ref's tag and image name under another registry or
+// path (built and saved locally: localhost/ice-kmod:K for
+// quay.io/acme/ice-kmod:K), or named by its tag alone (an OCI layout's
+// ref.name); else, for a digest, the only image (a docker-archive keeps no
+// digest); else the only one, when it has no name at all.
 func choose(where, ref string, cands []candidate, platform v1.Platform) (*Found, error) {
 	nref, err := name.ParseReference(ref)
 	if err != nil {
@@ -154,7 +157,9 @@ func choose(where, ref string, cands []candidate, platform v1.Platform) (*Found,
 	}
 	id := nref.Identifier()
 	_, isDigest := nref.(name.Digest)
+	base := path.Base(nref.Context().RepositoryStr())
 	var byTag []int
+	var byTagName []string
 	var all []string
 	for i, c := range cands {
 		for _, n := range c.names {
@@ -163,18 +168,18 @@ func choose(where, ref string, cands []candidate, platform v1.Platform) (*Found,
 				img, err := c.pick(platform)
 				return &Found{Image: img}, err
 			}
-			if n == id || strings.HasSuffix(n, ":"+id) || strings.HasSuffix(n, "@"+id) {
+			other, err := name.ParseReference(n)
+			if n == id || (err == nil && other.Identifier() == id && path.Base(other.Context().RepositoryStr()) == base) {
 				byTag = append(byTag, i)
+				byTagName = append(byTagName, n)
 			}
 		}
 	}
 	switch {
 	case len(byTag) == 1:
 		img, err := cands[byTag[0]].pick(platform)
-		return &Found{Image: img, Note: fmt.Sprintf("%s names it %s", where, strings.Join(cands[byTag[0]].names, ", "))}, err
+		return &Found{Image: img, Note: fmt.Sprintf("%s names it %s", where, byTagName[0])}, err
 	case len(cands) == 1 && isDigest:
-		// A docker-archive keeps no manifest digest (its layers are stored
-		// uncompressed): it cannot tell, so its only image stands in.
 		img, err := cands[0].pick(platform)
 		return &Found{Image: img, Note: where + " cannot show the registry's digest; its only image is checked"}, err
 	case len(cands) == 1 && len(cands[0].names) == 0:
@@ -185,7 +190,7 @@ func choose(where, ref string, cands []candidate, platform v1.Platform) (*Found,
 	if len(all) == 0 {
 		return nil, fmt.Errorf("%s holds %d images and none has a name", where, len(cands))
 	}
-	return nil, fmt.Errorf("%s has no image named %s or tagged %s (it has: %s)", where, ref, id, strings.Join(all, ", "))
+	return nil, fmt.Errorf("%s has no image named %s (nor %s:%s under another registry; it has: %s)", where, ref, base, id, strings.Join(all, ", "))
 }
 
 // Layout reads images from an OCI image layout directory.

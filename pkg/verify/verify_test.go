@@ -428,3 +428,31 @@ func TestRegistryAuthFile(t *testing.T) {
 	rep = Verify(context.Background(), &Registry{Keychain: kc}, tg, opts)
 	checkReport(t, rep, []want{{kEL96, CheckVermagic, "ice", Pass, ""}})
 }
+
+// A local archive's image is found under the name the node pulls, or under
+// the same image name and tag from another registry (built and saved
+// locally), never under another image name.
+func TestArchiveImageNames(t *testing.T) {
+	img := vt.Image(t, ice(t, kEL96))
+	dir := t.TempDir()
+	lp, err := layout.Write(filepath.Join(dir, "layout"), empty.Index)
+	vt.Must(t, err)
+	refs := map[name.Reference]v1.Image{}
+	for _, n := range []string{"localhost/ice-kmod:" + kEL96, "localhost/mlx5-kmod:" + kEL94} {
+		vt.Must(t, lp.AppendImage(img, layout.WithAnnotations(map[string]string{refNameAnnotation: n})))
+		ref, err := name.ParseReference(n)
+		vt.Must(t, err)
+		refs[ref] = img
+	}
+	tb := filepath.Join(dir, "image.tar")
+	vt.Must(t, tarball.MultiRefWriteToFile(tb, refs))
+	for _, path := range []string{string(lp), tb} {
+		src, err := Open(path)
+		vt.Must(t, err)
+		opts := Options{Kernels: []string{kEL96}}
+		rep := Verify(context.Background(), src, Target{Name: "ice", Image: "quay.io/acme/ice-kmod", Modules: []string{"ice"}}, opts)
+		checkReport(t, rep, []want{{kEL96, CheckImage, "", Pass, "names it localhost/ice-kmod:" + kEL96}})
+		rep = Verify(context.Background(), src, Target{Name: "mlx5", Image: "quay.io/acme/mlx5-kmod", Modules: []string{"mlx5_core"}}, opts)
+		checkReport(t, rep, []want{{kEL96, CheckImage, "", Fail, "has no image named quay.io/acme/mlx5-kmod:" + kEL96 + " (nor mlx5-kmod:" + kEL96 + " under another registry"}})
+	}
+}

@@ -43,7 +43,7 @@ type Registry struct {
 	// Keychain gives credentials. Nil: authn.DefaultKeychain (the docker
 	// and podman config files of the user).
 	Keychain authn.Keychain
-	// Insecure allows plain HTTP (and unverified TLS) registries.
+	// Insecure allows a plain-HTTP registry (name.Insecure).
 	Insecure bool
 	// Transport carries the requests. Nil: remote.DefaultTransport, which
 	// takes the proxy from the environment (HTTPS_PROXY, NO_PROXY).
@@ -188,9 +188,9 @@ func choose(where, ref string, cands []candidate, platform v1.Platform) (*Found,
 	}
 	sort.Strings(all)
 	if len(all) == 0 {
-		return nil, fmt.Errorf("%s holds %d images and none has a name", where, len(cands))
+		return nil, fmt.Errorf("none of its %d images has a name", len(cands))
 	}
-	return nil, fmt.Errorf("%s has no image named %s (nor %s:%s under another registry; it has: %s)", where, ref, base, id, strings.Join(all, ", "))
+	return nil, fmt.Errorf("no image named %s in it (nor %s:%s under another registry; it holds: %s)", ref, base, id, strings.Join(all, ", "))
 }
 
 // Layout reads images from an OCI image layout directory.
@@ -290,7 +290,7 @@ func (t *Tarball) Image(_ context.Context, ref string, platform v1.Platform) (*F
 		}})
 	}
 	if len(cands) == 0 {
-		return nil, errors.New(t.String() + " holds no image")
+		return nil, errors.New("it holds no image")
 	}
 	return choose(t.String(), ref, cands, platform)
 }

@@ -213,12 +213,12 @@ func progressLine(w io.Writer, ref string, img v1.Image) func(int64, bool) {
 		switch {
 		case !done:
 			if !started {
-				fmt.Fprintf(w, "verify: reading %s (%d MiB compressed)\n", ref, total>>20)
+				fmt.Fprintf(w, "verify: reading %s (%s compressed)\n", ref, mib(total))
 				started = true
 			}
-			fmt.Fprintf(w, "verify: %s: %d MiB of files read\n", ref, n>>20)
+			fmt.Fprintf(w, "verify: %s: %s of files read\n", ref, mib(n))
 		case started:
-			fmt.Fprintf(w, "verify: %s: done, %d MiB of files read\n", ref, n>>20)
+			fmt.Fprintf(w, "verify: %s: done, %s of files read\n", ref, mib(n))
 		}
 	}
 }

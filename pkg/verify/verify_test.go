@@ -453,6 +453,37 @@ func TestArchiveImageNames(t *testing.T) {
 		rep := Verify(context.Background(), src, Target{Name: "ice", Image: "quay.io/acme/ice-kmod", Modules: []string{"ice"}}, opts)
 		checkReport(t, rep, []want{{kEL96, CheckImage, "", Pass, "names it localhost/ice-kmod:" + kEL96}})
 		rep = Verify(context.Background(), src, Target{Name: "mlx5", Image: "quay.io/acme/mlx5-kmod", Modules: []string{"mlx5_core"}}, opts)
-		checkReport(t, rep, []want{{kEL96, CheckImage, "", Fail, "has no image named quay.io/acme/mlx5-kmod:" + kEL96 + " (nor mlx5-kmod:" + kEL96 + " under another registry"}})
+		checkReport(t, rep, []want{{kEL96, CheckImage, "", Fail, "no image named quay.io/acme/mlx5-kmod:" + kEL96 + " in it (nor mlx5-kmod:" + kEL96 + " under another registry"}})
 	}
+}
+
+// A large image reports its reading on Progress; a small one says nothing.
+func TestProgress(t *testing.T) {
+	src := memory{"quay.io/acme/ice:" + kEL96: vt.Image(t, append(ice(t, kEL96), vt.File{Name: "opt/blob", Size: 64 << 10}))}
+	tg := Target{Name: "ice", Image: "quay.io/acme/ice", Modules: []string{"ice"}}
+	var quiet strings.Builder
+	checkReport(t, Verify(context.Background(), src, tg, Options{Kernels: []string{kEL96}, Progress: &quiet}), nil)
+	if quiet.Len() != 0 {
+		t.Errorf("progress for a small image: %q", quiet.String())
+	}
+	defer func(s int64) { progressStep = s }(progressStep)
+	progressStep = 16 << 10
+	var out strings.Builder
+	checkReport(t, Verify(context.Background(), src, tg, Options{Kernels: []string{kEL96}, Progress: &out}), nil)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) < 4 || !strings.HasPrefix(lines[0], "verify: reading quay.io/acme/ice:"+kEL96+" (") ||
+		!strings.Contains(lines[1], "KiB of files read") || !strings.Contains(lines[len(lines)-1], ": done, ") {
+		t.Errorf("progress:\n%s", out.String())
+	}
+}
+
+// memory is a Source of images by reference.
+type memory map[string]v1.Image
+
+func (m memory) String() string { return "memory" }
+func (m memory) Image(_ context.Context, ref string, _ v1.Platform) (*Found, error) {
+	if img, ok := m[ref]; ok {
+		return &Found{Image: img}, nil
+	}
+	return nil, fmt.Errorf("no %s", ref)
 }

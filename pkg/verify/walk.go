@@ -109,7 +109,9 @@ type countingReader struct {
 	progress func(int64, bool)
 }
 
-const progressStep = 64 << 20
+// progressStep is how often a large image's reading is reported (a
+// variable for the tests).
+var progressStep int64 = 64 << 20
 
 func (c *countingReader) Read(b []byte) (int, error) {
 	n, err := c.r.Read(b)

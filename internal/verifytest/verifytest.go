@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 )
@@ -158,8 +159,11 @@ func Layer(t testing.TB, c compression.Compression, files ...File) v1.Layer {
 	}
 	Must(t, tw.Close())
 	raw := b.Bytes()
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil },
-		tarball.WithCompression(c))
+	opts := []tarball.LayerOption{tarball.WithCompression(c)}
+	if c == compression.ZStd {
+		opts = append(opts, tarball.WithMediaType(types.OCILayerZStd))
+	}
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil }, opts...)
 	Must(t, err)
 	return l
 }
@@ -168,13 +172,19 @@ type zeros struct{}
 
 func (zeros) Read(b []byte) (int, error) { clear(b); return len(b), nil }
 
-// image stacks layers of files (gzip-compressed), bottom first.
+// Image stacks layers of files (gzip-compressed), bottom first.
 func Image(t testing.TB, layers ...[]File) v1.Image {
+	t.Helper()
+	return ImageOf(t, compression.GZip, layers...)
+}
+
+// ImageOf stacks layers of files compressed with c, bottom first.
+func ImageOf(t testing.TB, c compression.Compression, layers ...[]File) v1.Image {
 	t.Helper()
 	img := empty.Image
 	for _, fs := range layers {
 		var err error
-		img, err = mutate.AppendLayers(img, Layer(t, compression.GZip, fs...))
+		img, err = mutate.AppendLayers(img, Layer(t, c, fs...))
 		Must(t, err)
 	}
 	return img

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/compression"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -89,6 +90,13 @@ func imageCases(t *testing.T) []imageCase {
 			{kEL96, CheckSpecial, "", Pass, ""},
 			{kEL96, CheckSize, "", Pass, "of at most 2048.0 MiB"},
 		},
+	}, {
+		name: "zstd layers, the module in the upper one",
+		tags: map[string]v1.Image{kEL96: vt.ImageOf(t, compression.ZStd,
+			vt.Under(kEL96, vt.File{Name: "README", Data: []byte("x")}), vt.Under(kEL96, vt.Module(t, "ice.ko", kEL96, true, "")))},
+		image:   "REPO",
+		kernels: []string{kEL96},
+		wants:   []want{{kEL96, CheckVermagic, "ice", Pass, kEL96}, {kEL96, CheckTree, "", Pass, "holds 2 files, 1 module"}},
 	}, {
 		name:    "no image for a kernel",
 		tags:    map[string]v1.Image{kEL96: vt.Image(t, ice(t, kEL96))},

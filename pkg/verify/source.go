@@ -19,6 +19,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
@@ -70,6 +71,15 @@ func (r *Registry) Image(ctx context.Context, ref string, platform v1.Platform) 
 		ropts = append(ropts, remote.WithTransport(r.Transport))
 	}
 	img, err := remote.Image(nref, ropts...)
+	var terr *transport.Error
+	if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
+		// Say which tags there are: most often the build for this kernel
+		// was not pushed, or under another tag.
+		if tags, lerr := remote.List(nref.Context(), ropts...); lerr == nil {
+			sort.Strings(tags)
+			return nil, fmt.Errorf("%w; the repository's tags: %s", err, list(tags))
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

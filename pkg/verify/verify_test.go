@@ -428,6 +428,10 @@ func TestRegistryAuthFile(t *testing.T) {
 	rep := Verify(context.Background(), &Registry{Keychain: anonymous{}}, tg, opts)
 	checkReport(t, rep, []want{{kEL96, CheckImage, "", Fail, "401 Unauthorized"}})
 
+	// A kernel without an image: the repository's tags are named.
+	rep = Verify(context.Background(), &Registry{Keychain: anonymous{}, Transport: basicAuth{"robot", "s3cret"}}, tg, Options{Kernels: []string{kEL94}})
+	checkReport(t, rep, []want{{kEL94, CheckImage, "", Fail, "MANIFEST_UNKNOWN: Unknown manifest; the repository's tags: " + kEL96}})
+
 	auth := filepath.Join(t.TempDir(), "auth.json")
 	secret := base64.StdEncoding.EncodeToString([]byte("robot:s3cret"))
 	vt.Must(t, os.WriteFile(auth, []byte(`{"auths":{"`+host+`":{"auth":"`+secret+`"}}}`), 0o600))
@@ -494,4 +498,13 @@ func (m memory) Image(_ context.Context, ref string, _ v1.Platform) (*Found, err
 		return &Found{Image: img}, nil
 	}
 	return nil, fmt.Errorf("no %s", ref)
+}
+
+// basicAuth sends credentials with every request (a Registry's Transport).
+type basicAuth struct{ user, password string }
+
+func (b basicAuth) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.SetBasicAuth(b.user, b.password)
+	return http.DefaultTransport.RoundTrip(r)
 }

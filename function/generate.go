@@ -1,18 +1,18 @@
 package function
 
 import (
-	"encoding/json"
 	"fmt"
 	"regexp"
 
 	"github.com/day1kmod/day1kmod/pkg/mcproducer"
 	"github.com/kptdev/krm-functions-sdk/go/fn"
-	mcfgv1 "github.com/openshift/api/machineconfiguration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	sigsyaml "sigs.k8s.io/yaml"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/day1kmod/day1kmod/internal/ynode"
 )
 
 // generated is one item the function emits.
@@ -83,16 +83,12 @@ func (s *source) generate() ([]*generated, []note, error) {
 		notes = append(notes, note{fn.Warning, s.specPath.Child("kernelModuleImage"), cfg.KernelModuleImage,
 			"the image has a fixed tag or digest: it will not follow kernel upgrades; leave the tag out (it defaults to the node's kernel version) or use ${KERNEL_FULL_VERSION} in it"})
 	}
-	mc, err := mcproducer.NewMachineConfig(cfg)
+	mcNode, err := mcproducer.NewMachineConfigNode(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	y, err := mcproducer.MarshalYAML(mc)
-	if err != nil {
-		return nil, nil, err
-	}
-	mcObj, err := s.finish(y)
-	if err != nil {
+	mcObj := fn.MoveToKubeObject(mcNode)
+	if err := s.mark(mcObj); err != nil {
 		return nil, nil, err
 	}
 	out := []*generated{{obj: mcObj, kind: mcKind, name: mcObj.GetName(), src: s}}
@@ -100,12 +96,12 @@ func (s *source) generate() ([]*generated, []note, error) {
 		fmt.Sprintf("generated MachineConfig %s for pool %s (module %s)", mcObj.GetName(), cfg.MachineConfigPool, cfg.KernelModuleName)})
 
 	if ps := s.spec.MachineConfigPoolSpec; ps != nil {
-		y, err := poolYAML(cfg.MachineConfigPool, ps)
+		n, err := poolNode(cfg.MachineConfigPool, ps)
 		if err != nil {
 			return nil, nil, err
 		}
-		poolObj, err := s.finish(y)
-		if err != nil {
+		poolObj := fn.MoveToKubeObject(n)
+		if err := s.mark(poolObj); err != nil {
 			return nil, nil, err
 		}
 		out = append(out, &generated{obj: poolObj, kind: mcpKind, name: poolObj.GetName(), src: s})
@@ -114,82 +110,52 @@ func (s *source) generate() ([]*generated, []note, error) {
 	return out, notes, nil
 }
 
-// finish parses a generated object and marks it as ours.
-func (s *source) finish(y []byte) (*fn.KubeObject, error) {
-	o, err := fn.ParseKubeObject(y)
-	if err != nil {
-		return nil, fmt.Errorf("parsing generated object: %w", err)
-	}
-	// kustomize drops local-config items from its output: never carry it.
+// mark makes o one of ours: the source annotation, and never local-config
+// (kustomize drops local-config items from its output).
+func (s *source) mark(o *fn.KubeObject) error {
 	if _, err := o.RemoveNestedField("metadata", "annotations", localConfigAnnotation); err != nil {
-		return nil, err
+		return err
 	}
-	if err := o.SetAnnotation(SourceAnnotation, s.ref()); err != nil {
-		return nil, err
-	}
-	return o, nil
+	return o.SetAnnotation(SourceAnnotation, s.ref())
 }
 
-// poolYAML renders a custom MachineConfigPool: it takes the worker
-// MachineConfigs and the pool's own, on the nodes the selector picks.
-func poolYAML(pool string, ps *PoolSpec) ([]byte, error) {
-	mcp := mcfgv1.MachineConfigPool{
-		TypeMeta:   metav1.TypeMeta{APIVersion: mcAPIVersion, Kind: mcpKind},
-		ObjectMeta: metav1.ObjectMeta{Name: pool},
-		Spec: mcfgv1.MachineConfigPoolSpec{
-			MachineConfigSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
-				Key:      mcproducer.RoleLabel,
-				Operator: metav1.LabelSelectorOpIn,
-				Values:   []string{"worker", pool},
-			}}},
-			NodeSelector:   ps.NodeSelector,
-			MaxUnavailable: ps.MaxUnavailable,
-			Paused:         ps.Paused,
-		},
-	}
-	raw, err := json.Marshal(mcp)
+// poolNode is a custom MachineConfigPool: it takes the worker MachineConfigs
+// and the pool's own, on the nodes the selector picks. Keys sorted, no
+// empty fields, as the MachineConfig is written.
+func poolNode(pool string, ps *PoolSpec) (*yaml.RNode, error) {
+	str, mapping := ynode.String, ynode.Mapping
+	mcSelector, err := ynode.Encode(metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+		Key:      mcproducer.RoleLabel,
+		Operator: metav1.LabelSelectorOpIn,
+		Values:   []string{"worker", pool},
+	}}})
 	if err != nil {
 		return nil, err
 	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, err
-	}
-	// Drop what the API server fills in and the empty noise of the Go types.
-	delete(m, "status")
-	if md, ok := m["metadata"].(map[string]any); ok {
-		delete(md, "creationTimestamp")
-	}
-	if spec, ok := m["spec"].(map[string]any); ok {
-		if !ps.Paused {
-			delete(spec, "paused")
+	spec := mapping(str("machineConfigSelector"), mcSelector)
+	if mu := ps.MaxUnavailable; mu != nil {
+		v := str(mu.StrVal)
+		if mu.Type == intstr.Int {
+			v = ynode.Int(int64(mu.IntVal))
 		}
-		// Status-like structs the Go type always emits.
-		for _, k := range []string{"configuration", "osImageStream"} {
-			if mv, ok := spec[k].(map[string]any); ok && isEmptyMap(mv) {
-				delete(spec, k)
-			}
+		spec.Content = append(spec.Content, str("maxUnavailable"), v)
+	}
+	if ps.NodeSelector != nil {
+		sel, err := ynode.Encode(ps.NodeSelector)
+		if err != nil {
+			return nil, err
+		}
+		if sel != nil {
+			spec.Content = append(spec.Content, str("nodeSelector"), sel)
 		}
 	}
-	return sigsyaml.Marshal(m)
-}
-
-// isEmptyMap: a map whose values are all nil, empty strings or empty maps.
-func isEmptyMap(m map[string]any) bool {
-	for _, v := range m {
-		switch v := v.(type) {
-		case nil:
-		case string:
-			if v != "" {
-				return false
-			}
-		case map[string]any:
-			if !isEmptyMap(v) {
-				return false
-			}
-		default:
-			return false
-		}
+	if ps.Paused {
+		spec.Content = append(spec.Content, str("paused"), &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagBool, Value: "true"})
 	}
-	return true
+	return yaml.NewRNode(mapping(
+		str("apiVersion"), str(mcAPIVersion),
+		str("kind"), str(mcpKind),
+		str("metadata"), mapping(str("name"), str(pool)),
+		str("spec"), spec,
+	)), nil
 }

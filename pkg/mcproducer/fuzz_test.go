@@ -12,7 +12,9 @@ import (
 var configLine = regexp.MustCompile(`^[a-z_]+=`)
 
 // FuzzNewMachineConfig feeds arbitrary strings to every parameter. Either
-// the input is refused with no output, or the output parses and validates,
+// the input is refused with no output, or the output parses and validates
+// with Ignition's parser for its spec version, the kyaml node the function
+// emits says the same as the typed object,
 // scripts are the embedded ones, units depend on N alone, and every other
 // value lands on its own line of the config file.
 func FuzzNewMachineConfig(f *testing.F) {
@@ -38,6 +40,15 @@ func FuzzNewMachineConfig(f *testing.F) {
 		out, err := MarshalYAML(mc)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The function's path (typed config straight to a kyaml node) writes
+		// what the typed object says, and both pass Ignition's parser (decode).
+		n, err := NewMachineConfigNode(c)
+		if err != nil {
+			t.Fatalf("NewMachineConfig accepts what NewMachineConfigNode refuses: %v", err)
+		}
+		if text, err := n.String(); err != nil || text != string(out) {
+			t.Fatalf("the kyaml node differs from the typed object (%v):\n%s\n---\n%s", err, text, out)
 		}
 		d := c.WithDefaults()
 		dec := decode(t, out, d.IgnitionVersion)

@@ -2,23 +2,28 @@ package mcproducer
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 
-	v3_2 "github.com/coreos/ignition/v2/config/v3_2"
 	ign "github.com/coreos/ignition/v2/config/v3_2/types"
-	v3_4 "github.com/coreos/ignition/v2/config/v3_4"
-	v3_5 "github.com/coreos/ignition/v2/config/v3_5"
-	"github.com/coreos/vcontext/report"
+	translate3_3 "github.com/coreos/ignition/v2/config/v3_3/translate"
+	translate3_4 "github.com/coreos/ignition/v2/config/v3_4/translate"
+	translate3_5 "github.com/coreos/ignition/v2/config/v3_5/translate"
+	"github.com/coreos/ignition/v2/config/validate"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"github.com/day1kmod/day1kmod/internal/ynode"
 	"github.com/day1kmod/day1kmod/pkg/nodescripts"
 )
 
 // ignitionConfig builds the Ignition config of a defaulted, valid c as
-// 3.2.0 types, converts it to the requested spec with Ignition's own
-// translator, and returns the JSON only if Ignition's parser reports nothing.
-func ignitionConfig(c Config) ([]byte, error) {
+// 3.2.0 types, translates it to the requested spec with Ignition's own typed
+// translators, checks the result with Ignition's own validator, and returns
+// it as the YAML node it is written as. Nothing is parsed back from text:
+// the tests and the fuzz target prove that the parsers accept what this
+// emits, for every spec version.
+func ignitionConfig(c Config) (*yaml.Node, error) {
 	name := c.Name
 	img, err := ParseImage(c.KernelModuleImage)
 	if err != nil {
@@ -44,11 +49,73 @@ func ignitionConfig(c Config) ([]byte, error) {
 		enabledUnit(nodescripts.LoadUnit(name), loadUnit(name)),
 		enabledUnit(nodescripts.PullUnit(name), pullUnit(name)),
 	}
-	raw, err := compactJSON(cfg)
+	return checkedNode(cfg, c.IgnitionVersion)
+}
+
+// checkedNode translates cfg to version, validates it there with Ignition's
+// own validator and encodes it. Any report entry, even a warning, is an
+// error: it would be a day1kmod bug.
+//
+// The node scripts are the same in every config, and decoding their data
+// URLs is most of what validation costs: each script's source is validated
+// once per process and spec version (validScripts); the config is validated
+// with a short stand-in source in their place, and the real source is put
+// back into the encoded node.
+func checkedNode(cfg ign.Config, version string) (*yaml.Node, error) {
+	if err := validScripts(version); err != nil {
+		return nil, err
+	}
+	real := map[string]string{}
+	for i := range cfg.Storage.Files {
+		src := cfg.Storage.Files[i].Contents.Source
+		if stand, ok := scriptStandIns()[*src]; ok {
+			real[stand] = *src
+			cfg.Storage.Files[i].Contents.Source = ptr(stand)
+		}
+	}
+	n, err := translateAndEncode(cfg, version)
 	if err != nil {
 		return nil, err
 	}
-	return convertAndCheck(raw, c.IgnitionVersion)
+	if len(real) > 0 {
+		restoreSources(n, real)
+	}
+	return n, nil
+}
+
+func translateAndEncode(cfg ign.Config, version string) (*yaml.Node, error) {
+	var out any
+	switch version {
+	case IgnitionV3_2:
+		out = cfg
+	case IgnitionV3_4:
+		out = translate3_4.Translate(translate3_3.Translate(cfg))
+	case IgnitionV3_5:
+		out = translate3_5.Translate(translate3_4.Translate(translate3_3.Translate(cfg)))
+	default:
+		return nil, fmt.Errorf("unsupported Ignition spec version %q", version)
+	}
+	if rpt := validate.ValidateWithContext(out, nil); len(rpt.Entries) > 0 {
+		return nil, fmt.Errorf("generated Ignition %s config is invalid (a day1kmod bug): ignition: %s", version, strings.TrimSpace(rpt.String()))
+	}
+	n, err := ynode.Encode(out)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the Ignition %s config: %w", version, err)
+	}
+	return n, nil
+}
+
+// restoreSources replaces the stand-in sources in n by the real ones.
+func restoreSources(n *yaml.Node, real map[string]string) {
+	if n.Kind == yaml.ScalarNode {
+		if r, ok := real[n.Value]; ok {
+			n.Value = r
+		}
+		return
+	}
+	for _, c := range n.Content {
+		restoreSources(c, real)
+	}
 }
 
 func file(path string, mode int, contents []byte) ign.File {
@@ -56,54 +123,67 @@ func file(path string, mode int, contents []byte) ign.File {
 		Node: ign.Node{Path: path, Overwrite: ptr(true)},
 		FileEmbedded1: ign.FileEmbedded1{
 			Mode:     ptr(mode),
-			Contents: ign.Resource{Source: ptr("data:;base64," + base64.StdEncoding.EncodeToString(contents))},
+			Contents: ign.Resource{Source: ptr(dataURL(contents))},
 		},
 	}
 }
 
+// dataURL is the Ignition source of a file's contents; a node script's is
+// encoded once per process.
+func dataURL(contents []byte) string {
+	if u, ok := scriptSources()[string(contents)]; ok {
+		return u
+	}
+	return encodeDataURL(contents)
+}
+
+func encodeDataURL(b []byte) string {
+	return "data:;base64," + base64.StdEncoding.EncodeToString(b)
+}
+
+// scriptSources maps each node script to its data URL; scriptStandIns maps
+// that data URL to a short one that stands in for it during validation.
+var (
+	scriptSources = sync.OnceValue(func() map[string]string {
+		m := map[string]string{}
+		for _, s := range nodescripts.Scripts() {
+			m[s] = encodeDataURL([]byte(s))
+		}
+		return m
+	})
+	scriptStandIns = sync.OnceValue(func() map[string]string {
+		m := map[string]string{}
+		for i, s := range nodescripts.Scripts() {
+			m[scriptSources()[s]] = fmt.Sprintf("data:,day1kmod-node-script-%d", i)
+		}
+		return m
+	})
+)
+
+// validScripts validates the node scripts' files, with their real sources,
+// once per spec version.
+func validScripts(version string) error {
+	scriptChecks.Lock()
+	defer scriptChecks.Unlock()
+	if err, ok := scriptChecks.done[version]; ok {
+		return err
+	}
+	cfg := ign.Config{Ignition: ign.Ignition{Version: IgnitionV3_2}}
+	for i, s := range nodescripts.Scripts() {
+		cfg.Storage.Files = append(cfg.Storage.Files, file(fmt.Sprintf("/day1kmod/script-%d", i), nodescripts.ScriptMode, []byte(s)))
+	}
+	_, err := translateAndEncode(cfg, version)
+	scriptChecks.done[version] = err
+	return err
+}
+
+var scriptChecks = struct {
+	sync.Mutex
+	done map[string]error
+}{done: map[string]error{}}
+
 func enabledUnit(name, contents string) ign.Unit {
 	return ign.Unit{Name: name, Enabled: ptr(true), Contents: ptr(contents)}
-}
-
-// convertAndCheck translates a 3.2.0 config to version and parses the result
-// with that version's parser; any report entry, even a warning, is an error.
-func convertAndCheck(raw []byte, version string) ([]byte, error) {
-	var (
-		out any
-		rpt report.Report
-		err error
-	)
-	switch version {
-	case IgnitionV3_2:
-		out, rpt, err = v3_2.Parse(raw)
-	case IgnitionV3_4:
-		out, rpt, err = v3_4.ParseCompatibleVersion(raw)
-	case IgnitionV3_5:
-		out, rpt, err = v3_5.ParseCompatibleVersion(raw)
-	default:
-		return nil, fmt.Errorf("unsupported Ignition spec version %q", version)
-	}
-	if err == nil && len(rpt.Entries) > 0 {
-		err = fmt.Errorf("ignition: %s", strings.TrimSpace(rpt.String()))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("generated Ignition %s config is invalid (a day1kmod bug): %w", version, err)
-	}
-	return compactJSON(out)
-}
-
-// compactJSON marshals v without the empty objects and nulls that Go's
-// encoding of the Ignition structs produces ("proxy": {}, "tls": {}).
-func compactJSON(v any) ([]byte, error) {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	var tree any
-	if err := json.Unmarshal(raw, &tree); err != nil {
-		return nil, err
-	}
-	return json.Marshal(pruneEmpty(tree))
 }
 
 // pruneEmpty drops nulls, empty objects and empty lists, recursively.

@@ -300,3 +300,21 @@ func keys[V any](m map[string]V) []string {
 	}
 	return out
 }
+
+// The kyaml node the function emits and the typed object say the same: the
+// node's text is MarshalYAML of the typed MachineConfig, for every case.
+func TestNodeEqualsTypedObject(t *testing.T) {
+	for name, c := range outputCases() {
+		n, err := NewMachineConfigNode(c)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got, err := n.String()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := string(produce(t, c)); got != want {
+			t.Errorf("%s: NewMachineConfigNode differs from MarshalYAML(NewMachineConfig)\n--- node:\n%s\n--- typed:\n%s", name, got, want)
+		}
+	}
+}

@@ -105,6 +105,10 @@ type File struct {
 	Contents []byte
 }
 
+// Scripts are the contents of the node scripts: the same for every
+// Day1KernelModule (only the config file differs).
+func Scripts() []string { return []string{Lib, Load, Pull} }
+
 // Files returns the config file and the three scripts for c, in a fixed
 // order: config, lib, load, pull.
 func Files(c Config) ([]File, error) {

@@ -1,6 +1,15 @@
 // Command measure runs the day1kmod function and a no-op pass-through
-// function on ResourceLists of unrelated items and reports wall time and
-// peak memory (max RSS) of each, and their ratios.
+// function on the same ResourceLists and reports wall time and peak memory
+// (max RSS) of each and their ratios. Runs alternate between the two
+// binaries (fn, no-op, fn, no-op, ...) and medians are compared, so a busy
+// machine slows both alike.
+//
+// Two series:
+//   - items: N unrelated ConfigMaps plus one Day1KernelModule as
+//     functionConfig (what kustomize or kpt fn eval passes);
+//   - modules: N Day1KernelModules among as many unrelated items and no
+//     functionConfig (a kpt package); the cost of one MachineConfig is
+//     (day1kmod - no-op) / N, reported against the no-op's whole 1-item run.
 package main
 
 import (
@@ -9,7 +18,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"sort"
+	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,12 +37,10 @@ const functionConfig = `functionConfig:
     kernelModuleName: ice
 `
 
-// resourceList has n unrelated ConfigMaps and the Day1KernelModule config.
-func resourceList(n int) []byte {
-	var b bytes.Buffer
-	b.WriteString("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n")
-	for i := 0; i < n; i++ {
-		fmt.Fprintf(&b, `# item %d
+const header = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n"
+
+func configMap(b *bytes.Buffer, i int) {
+	fmt.Fprintf(b, `# item %d
 - apiVersion: v1
   kind: ConfigMap
   metadata:
@@ -43,8 +51,37 @@ func resourceList(n int) []byte {
     key: value-%d
     list: "a,b,c"
 `, i, i, i)
+}
+
+// itemsInput has n unrelated ConfigMaps and the Day1KernelModule config.
+func itemsInput(n int) []byte {
+	var b bytes.Buffer
+	b.WriteString(header)
+	for i := range n {
+		configMap(&b, i)
 	}
 	b.WriteString(functionConfig)
+	return b.Bytes()
+}
+
+// modulesInput has n Day1KernelModules, each beside an unrelated item.
+func modulesInput(n int) []byte {
+	var b bytes.Buffer
+	b.WriteString(header)
+	for i := range n {
+		configMap(&b, i)
+		fmt.Fprintf(&b, `- apiVersion: day1kmod.dev/v1alpha1
+  kind: Day1KernelModule
+  metadata:
+    name: mod%d
+    annotations:
+      config.kubernetes.io/local-config: "true"
+  spec:
+    machineConfigPool: worker
+    kernelModuleImage: quay.io/acme/mod-kmod
+    kernelModuleName: mod%d
+`, i, i)
+	}
 	return b.Bytes()
 }
 
@@ -53,77 +90,162 @@ type sample struct {
 	rssKB int64
 }
 
-func runOnce(bin string, in []byte) (sample, error) {
+// runOnce runs bin with the file in as stdin. The measuring process stays
+// small while it spawns (input and output live in files, not in its memory):
+// a child's max RSS starts at its parent's size before the exec.
+func runOnce(bin, in string) (sample, error) {
+	stdin, err := os.Open(in)
+	if err != nil {
+		return sample{}, err
+	}
+	defer stdin.Close()
+	stdout, err := os.CreateTemp("", "measure-out-")
+	if err != nil {
+		return sample{}, err
+	}
+	defer os.Remove(stdout.Name())
+	defer stdout.Close()
+	var errb bytes.Buffer
 	cmd := exec.Command(bin)
-	cmd.Stdin = bytes.NewReader(in)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, &errb
+	debug.FreeOSMemory()
 	start := time.Now()
-	err := cmd.Run()
+	err = cmd.Run()
 	wall := time.Since(start)
 	if err != nil {
 		return sample{}, fmt.Errorf("%s: %v\n%s", bin, err, errb.String())
 	}
-	if !bytes.Contains(out.Bytes(), []byte("kind: ResourceList")) {
+	head := make([]byte, 4096)
+	k, _ := stdout.ReadAt(head, 0)
+	if !bytes.Contains(head[:k], []byte("kind: ResourceList")) {
 		return sample{}, fmt.Errorf("%s: no ResourceList on stdout", bin)
 	}
-	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	var rss int64
-	if ru != nil {
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		rss = ru.Maxrss // KiB on Linux
 	}
 	return sample{wall, rss}, nil
 }
 
-// measure returns the median wall time and the median peak RSS of runs.
-func measure(bin string, in []byte, runs int) (sample, error) {
-	var walls []time.Duration
-	var rsss []int64
-	for i := 0; i < runs; i++ {
-		s, err := runOnce(bin, in)
-		if err != nil {
-			return sample{}, err
+// inputFile writes b to a temporary file and returns its name.
+func inputFile(b []byte) string {
+	f, err := os.CreateTemp("", "measure-in-")
+	if err == nil {
+		_, err = f.Write(b)
+		if cerr := f.Close(); err == nil {
+			err = cerr
 		}
-		walls = append(walls, s.wall)
-		rsss = append(rsss, s.rssKB)
 	}
-	sort.Slice(walls, func(i, j int) bool { return walls[i] < walls[j] })
-	sort.Slice(rsss, func(i, j int) bool { return rsss[i] < rsss[j] })
-	return sample{walls[len(walls)/2], rsss[len(rsss)/2]}, nil
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "measure:", err)
+		os.Exit(1)
+	}
+	return f.Name()
+}
+
+// pair runs both binaries runs times each, alternating, and returns the
+// median wall time and peak RSS of each.
+func pair(fnBin, noopBin string, input []byte, runs int) (fn, noop sample, err error) {
+	in := inputFile(input)
+	defer os.Remove(in)
+	input = nil
+	var fw, nw []time.Duration
+	var fr, nr []int64
+	for range runs {
+		f, err := runOnce(fnBin, in)
+		if err != nil {
+			return fn, noop, err
+		}
+		n, err := runOnce(noopBin, in)
+		if err != nil {
+			return fn, noop, err
+		}
+		fw, fr = append(fw, f.wall), append(fr, f.rssKB)
+		nw, nr = append(nw, n.wall), append(nr, n.rssKB)
+	}
+	return sample{median(fw), median(fr)}, sample{median(nw), median(nr)}, nil
+}
+
+func median[T int64 | time.Duration](v []T) T {
+	slices.Sort(v)
+	return v[len(v)/2]
+}
+
+func sizes(s string) []int {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "measure: bad size %q\n", f)
+			os.Exit(2)
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 func main() {
 	fnBin := flag.String("fn", "bin/day1kmod", "the day1kmod function binary")
 	noopBin := flag.String("noop", "", "the no-op pass-through function binary")
-	sizes := flag.String("items", "1,10000", "comma-separated numbers of unrelated items")
-	runs := flag.Int("runs", 5, "runs per measurement (the median is reported)")
+	items := flag.String("items", "1,20000", "comma-separated numbers of unrelated items (one Day1KernelModule as functionConfig)")
+	modules := flag.String("modules", "1,10,100,1000", "comma-separated numbers of Day1KernelModules among the items (package mode)")
+	runs := flag.Int("runs", 7, "runs per binary and size (the median is reported)")
 	flag.Parse()
 	if *noopBin == "" {
 		fmt.Fprintln(os.Stderr, "measure: -noop is required")
 		os.Exit(2)
 	}
-	fmt.Printf("median of %d runs; peak memory = max RSS\n\n", *runs)
-	fmt.Printf("%8s  %12s %12s %7s  %12s %12s %7s\n", "items", "day1kmod", "no-op", "ratio", "day1kmod", "no-op", "ratio")
-	fmt.Printf("%8s  %12s %12s %7s  %12s %12s %7s\n", "", "wall", "wall", "", "peak RSS", "peak RSS", "")
-	for _, s := range strings.Split(*sizes, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "measure: bad item count %q\n", s)
-			os.Exit(2)
-		}
-		in := resourceList(n)
-		f, err := measure(*fnBin, in, *runs)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "measure:", err)
-			os.Exit(1)
-		}
-		b, err := measure(*noopBin, in, *runs)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "measure:", err)
-			os.Exit(1)
-		}
-		fmt.Printf("%8d  %12s %12s %6.2fx  %9.1f MB %9.1f MB %6.2fx\n", n,
-			f.wall.Round(time.Millisecond), b.wall.Round(time.Millisecond), float64(f.wall)/float64(b.wall),
+	fail := func(err error) {
+		fmt.Fprintln(os.Stderr, "measure:", err)
+		os.Exit(1)
+	}
+	fmt.Printf("median of %d paired, alternating runs; peak memory = max RSS\n\n", *runs)
+	row := func(label string, f, b sample) {
+		fmt.Printf("%-14s  %10s %10s %6.2fx  %8.1f MB %8.1f MB %6.2fx\n", label,
+			f.wall.Round(100*time.Microsecond), b.wall.Round(100*time.Microsecond), float64(f.wall)/float64(b.wall),
 			float64(f.rssKB)/1024, float64(b.rssKB)/1024, float64(f.rssKB)/float64(b.rssKB))
+	}
+	fmt.Printf("%-14s  %10s %10s %7s  %11s %11s %7s\n", "input", "day1kmod", "no-op", "wall", "day1kmod", "no-op", "RSS")
+
+	var noop1 time.Duration
+	for _, n := range sizes(*items) {
+		f, b, err := pair(*fnBin, *noopBin, itemsInput(n), *runs)
+		if err != nil {
+			fail(err)
+		}
+		if n == 1 {
+			noop1 = b.wall
+		}
+		row(fmt.Sprintf("%d items", n), f, b)
+	}
+	type perMC struct {
+		n    int
+		cost time.Duration
+	}
+	var costs []perMC
+	for _, n := range sizes(*modules) {
+		f, b, err := pair(*fnBin, *noopBin, modulesInput(n), *runs)
+		if err != nil {
+			fail(err)
+		}
+		row(fmt.Sprintf("%d modules", n), f, b)
+		costs = append(costs, perMC{n, (f.wall - b.wall) / time.Duration(n)})
+	}
+	if len(costs) > 0 {
+		fmt.Printf("\ncost of one MachineConfig = (day1kmod - no-op) / modules")
+		if noop1 > 0 {
+			fmt.Printf(", against the no-op's whole 1-item run (%s)", noop1.Round(100*time.Microsecond))
+		}
+		fmt.Println()
+		for _, c := range costs {
+			fmt.Printf("%6d modules: %8s per MachineConfig", c.n, c.cost.Round(10*time.Microsecond))
+			if noop1 > 0 {
+				fmt.Printf("  = %.2fx", float64(c.cost)/float64(noop1))
+			}
+			fmt.Println()
+		}
 	}
 }

@@ -54,6 +54,34 @@ var lifecycle = []struct {
 		n.wantStatus("ice", map[string]string{"pull_result": "current", "reboot_pending": "no", "loaded": "oot", "load_result": "loaded"})
 	}},
 
+	{"the gate gave up but still shows activating: a fetch done in that moment stages, it does not count on the gate", func(t *testing.T, n *node) {
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
+		conf := n.config(iceConfig())
+		n.wantCode(n.run("pull.sh", conf, "FAKE_FETCH_LATE=1"), 0)
+		n.wantExists(filepath.Join(n.root, RunDir, "ice.gate-gave-up"))
+		n.unitState(PullUnit("ice"), "activating") // the gate has not quite exited; the kubelet not started yet
+		r := n.run("fetch.sh", conf)
+		n.wantCode(r, 0)
+		n.wantReboots(0)
+		n.wantStatus("ice", map[string]string{"pull_result": "staged", "reboot_pending": "yes"})
+	}},
+
+	{"real-time kernel: the image tag maps '+' to '_', the tree keeps the real kernel name", func(t *testing.T, n *node) {
+		const rt = "5.14.0-427.13.1.el9_4.x86_64+rt"
+		n.boot(rt)
+		n.addImage(iceRepo+":5.14.0-427.13.1.el9_4.x86_64_rt", digestA, image{kernels: []string{rt}})
+		conf := n.config(iceConfig())
+		r := n.run("pull.sh", conf)
+		n.wantCode(r, 0)
+		n.wantCalls(r, "podman pull", "podman pull "+iceRepo+":5.14.0-427.13.1.el9_4.x86_64_rt")
+		n.wantReboots(1)
+		n.wantExists(n.state("ice", rt, "lib/modules", rt, "extra/ice.ko"))
+		n.boot(rt)
+		n.wantCode(n.run("load.sh", conf), 0)
+		n.wantModule("ice", "oot 1.2.3-oot")
+		n.wantStatus("ice", map[string]string{"kernel": rt, "image": iceRepo + ":5.14.0-427.13.1.el9_4.x86_64_rt", "tree": n.state("ice", rt)})
+	}},
+
 	{"rebootPolicy Always: a late fetch reboots the node although the kubelet runs", func(t *testing.T, n *node) {
 		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
 		c := iceConfig()

@@ -24,6 +24,7 @@ func TestReadConfigs(t *testing.T) {
 		Name: "mlx5", MachineConfigName: "99-fastnet-mlx5", MachineConfigPool: "fastnet",
 		KernelModuleImage: "quay.io/acme/mlx5-kmod:${KERNEL_FULL_VERSION}", KernelModuleName: "mlx5_core",
 		InTreeModulesToRemove: []string{"mlx5_ib", "mlx5_core"}, FirmwarePath: "/firmware", IgnitionVersion: mcproducer.DefaultIgnitionSpec,
+		MaxKubeletDelay: mcproducer.DefaultMaxKubeletDelay, RebootPolicy: mcproducer.RebootBeforeKubelet,
 	}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ReadConfigs = %+v\nwant %+v", got, want)

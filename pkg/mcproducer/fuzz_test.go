@@ -18,14 +18,15 @@ var configLine = regexp.MustCompile(`^[a-z_]+=`)
 // scripts are the embedded ones, units depend on N alone, and every other
 // value lands on its own line of the config file.
 func FuzzNewMachineConfig(f *testing.F) {
-	f.Add("", "99-worker-ice", "worker", "quay.io/acme/ice-kmod", "ice", "ice", "debug=1", "/firmware", "")
-	f.Add("ice", "", "worker", "quay.io/acme/ice-kmod:${KERNEL_FULL_VERSION}", "ice", "", "", "", "3.4.0")
-	f.Add("x", "mc", "pool", "quay.io/a/b@sha256:"+strings.Repeat("a", 64), "m_1", "a\nb", "p=1\nExecStart=/bin/sh", "/fw/../x", "3.5.0")
-	f.Add("n", "mc", "p", "quay.io/a/b:`id`", "m;reboot", "$(id)", "a=%n", "/f w", "9")
-	f.Fuzz(func(t *testing.T, name, mcName, pool, image, module, intree, param, firmware, version string) {
+	f.Add("", "99-worker-ice", "worker", "quay.io/acme/ice-kmod", "ice", "ice", "debug=1", "/firmware", "", "", "")
+	f.Add("ice", "", "worker", "quay.io/acme/ice-kmod:${KERNEL_FULL_VERSION}", "ice", "", "", "", "3.4.0", "90s", "Always")
+	f.Add("x", "mc", "pool", "quay.io/a/b@sha256:"+strings.Repeat("a", 64), "m_1", "a\nb", "p=1\nExecStart=/bin/sh", "/fw/../x", "3.5.0", "1h", "Never")
+	f.Add("n", "mc", "p", "quay.io/a/b:`id`", "m;reboot", "$(id)", "a=%n", "/f w", "9", "5m\nx=1", "Never\nExecStart=/bin/sh")
+	f.Fuzz(func(t *testing.T, name, mcName, pool, image, module, intree, param, firmware, version, delay, policy string) {
 		c := Config{
 			Name: name, MachineConfigName: mcName, MachineConfigPool: pool, KernelModuleImage: image,
 			KernelModuleName: module, ModuleParameters: []string{param}, FirmwarePath: firmware, IgnitionVersion: version,
+			MaxKubeletDelay: delay, RebootPolicy: policy,
 		}
 		if intree != "" {
 			c.InTreeModulesToRemove = []string{intree}
@@ -53,17 +54,19 @@ func FuzzNewMachineConfig(f *testing.F) {
 		d := c.WithDefaults()
 		dec := decode(t, out, d.IgnitionVersion)
 		name = d.Name // the defaulted N
-		if len(dec.files) != 4 || len(dec.units) != 2 {
+		if len(dec.files) != 5 || len(dec.units) != 3 {
 			t.Fatalf("files %v units %v", keys(dec.files), keys(dec.units))
 		}
 		for path, want := range map[string][]byte{
 			nodescripts.LibPath(name): []byte(nodescripts.Lib), nodescripts.LoadPath(name): []byte(nodescripts.Load), nodescripts.PullPath(name): []byte(nodescripts.Pull),
+			nodescripts.FetchPath(name): []byte(nodescripts.Fetch),
 		} {
 			if !bytes.Equal(contents(t, dec.files[path]), want) {
 				t.Fatalf("%s is not the embedded script", path)
 			}
 		}
-		if *dec.units[nodescripts.LoadUnit(name)].Contents != loadUnit(name) || *dec.units[nodescripts.PullUnit(name)].Contents != pullUnit(name) {
+		if *dec.units[nodescripts.LoadUnit(name)].Contents != loadUnit(name) || *dec.units[nodescripts.PullUnit(name)].Contents != pullUnit(name) ||
+			*dec.units[nodescripts.FetchUnit(name)].Contents != fetchUnit(name) {
 			t.Fatal("a unit depends on more than N")
 		}
 		keysSeen := map[string]bool{}

@@ -36,6 +36,9 @@ func ignitionConfig(c Config) (*yaml.Node, error) {
 		InTreeModules: c.InTreeModulesToRemove,
 		Parameters:    c.ModuleParameters,
 		FirmwarePath:  c.FirmwarePath,
+		// Validated and defaulted: whole seconds in range, a known policy.
+		MaxKubeletDelay: c.maxKubeletDelay(),
+		RebootPolicy:    nodescripts.RebootPolicy(c.RebootPolicy),
 	})
 	if err != nil {
 		return nil, err
@@ -48,6 +51,8 @@ func ignitionConfig(c Config) (*yaml.Node, error) {
 	cfg.Systemd.Units = []ign.Unit{
 		enabledUnit(nodescripts.LoadUnit(name), loadUnit(name)),
 		enabledUnit(nodescripts.PullUnit(name), pullUnit(name)),
+		// Not enabled: the gate starts it when the tree is missing.
+		{Name: nodescripts.FetchUnit(name), Contents: ptr(fetchUnit(name))},
 	}
 	return checkedNode(cfg, c.IgnitionVersion)
 }

@@ -9,9 +9,13 @@ KUSTOMIZE := $(BIN)/kustomize
 FUZZTIME ?= 30s
 IMAGE ?= day1kmod:dev
 DIST := $(CURDIR)/dist
+# Evaluated once (:=), so every binary of one make run carries the same version.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION := $(VERSION)
 GOOS ?= $(shell $(GO) env GOOS)
+GOOS := $(GOOS)
 GOARCH ?= $(shell $(GO) env GOARCH)
+GOARCH := $(GOARCH)
 IMAGE_PLATFORMS := linux/amd64 linux/arm64
 RELEASE_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 

@@ -426,3 +426,22 @@ func TestDockerfilesAgree(t *testing.T) {
 		t.Errorf("Dockerfile.prebuilt does not copy the platform's binary from bin/platforms/OS-ARCH/")
 	}
 }
+
+// The scripts users run (make image's, the examples'): shellcheck clean.
+func TestScriptsShellcheck(t *testing.T) {
+	sc := tool(t, "SHELLCHECK", "shellcheck")
+	var scripts []string
+	for _, pattern := range []string{"hack/image/*.sh", "examples/*/*.sh"} {
+		m, err := filepath.Glob(filepath.Join(repoRoot, pattern))
+		if err != nil {
+			t.Fatal(err)
+		}
+		scripts = append(scripts, m...)
+	}
+	if len(scripts) < 3 {
+		t.Fatalf("scripts %v: expected make image's and the examples'", scripts)
+	}
+	if out, err := exec.Command(sc, append([]string{"-S", "warning", "-f", "gcc"}, scripts...)...).CombinedOutput(); err != nil {
+		t.Errorf("shellcheck: %v\n%s", err, out)
+	}
+}

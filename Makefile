@@ -12,6 +12,9 @@ DIST := $(CURDIR)/dist
 # Evaluated once (:=), so every binary of one make run carries the same version.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 VERSION := $(VERSION)
+# The commit's time dates the image (reproducible digests); empty outside git.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
+SOURCE_DATE_EPOCH := $(SOURCE_DATE_EPOCH)
 GOOS ?= $(shell $(GO) env GOOS)
 GOOS := $(GOOS)
 GOARCH ?= $(shell $(GO) env GOARCH)
@@ -83,7 +86,7 @@ bench:
 ## image: the image IMAGE, a manifest list for IMAGE_PLATFORMS, built offline
 ## from the binaries built here (podman, or docker where its daemon answers)
 image: $(call platform_bins,$(IMAGE_PLATFORMS))
-	hack/image/build.sh $(IMAGE) $(BIN)/platforms $(IMAGE_PLATFORMS)
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) hack/image/build.sh $(IMAGE) $(BIN)/platforms $(IMAGE_PLATFORMS)
 
 ## release: dist/day1kmod-OS-ARCH for RELEASE_PLATFORMS, and dist/SHA256SUMS
 release: $(call platform_bins,$(RELEASE_PLATFORMS))

@@ -25,6 +25,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/day1kmod/day1kmod/function"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -38,6 +39,9 @@ const (
 	imageMaxBytes   = 20_000_000
 	// A version no real build has, to see -X reach the binary.
 	imageTestVersion = "v0.0.0-image-test"
+	// SOURCE_DATE_EPOCH for make image: 2023-11-14T22:13:20Z.
+	imageTestEpoch   = "1700000000"
+	imageTestCreated = "2023-11-14T22:13:20Z"
 )
 
 var imagePlatforms = []string{"linux/amd64", "linux/arm64"}
@@ -91,26 +95,38 @@ func TestImage(t *testing.T) {
 	const image = "localhost/day1kmod:image-test"
 	bin := filepath.Join(dir, "bin")
 	// make build and make image, into the test's own bin directory.
-	runIn(t, repoRoot, nil, "make", "--no-print-directory", "build", "image", "BIN="+bin, "IMAGE="+image,
-		"VERSION="+imageTestVersion, "PODMAN_FLAGS="+strings.Join(flags, " "))
+	makeImage := func(targets ...string) {
+		runIn(t, repoRoot, nil, "make", append(targets, "--no-print-directory", "BIN="+bin, "IMAGE="+image,
+			"VERSION="+imageTestVersion, "SOURCE_DATE_EPOCH="+imageTestEpoch, "PODMAN_FLAGS="+strings.Join(flags, " "))...)
+	}
+	makeImage("build", "image")
 
 	// The manifest list holds exactly the platforms.
-	var list struct {
-		Manifests []struct {
-			Digest   string
-			Platform struct{ OS, Architecture string }
+	listed := func() (platforms, digests []string) {
+		var list struct {
+			Manifests []struct {
+				Digest   string
+				Platform struct{ OS, Architecture string }
+			}
 		}
+		if err := json.Unmarshal(pod("manifest", "inspect", image), &list); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range list.Manifests {
+			platforms = append(platforms, m.Platform.OS+"/"+m.Platform.Architecture)
+			digests = append(digests, m.Digest)
+		}
+		slices.Sort(platforms)
+		return platforms, digests
 	}
-	if err := json.Unmarshal(pod("manifest", "inspect", image), &list); err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, m := range list.Manifests {
-		got = append(got, m.Platform.OS+"/"+m.Platform.Architecture)
-	}
-	slices.Sort(got)
+	got, digests := listed()
 	if !slices.Equal(got, imagePlatforms) {
 		t.Fatalf("manifest list platforms = %v, want %v", got, imagePlatforms)
+	}
+	// Dated by SOURCE_DATE_EPOCH: the same binaries give the same images.
+	makeImage("image")
+	if _, again := listed(); !slices.Equal(again, digests) {
+		t.Errorf("a rebuild from the same binaries changed the digests: %v, then %v", digests, again)
 	}
 
 	// What a registry would serve: the list pushed, read back by platform.
@@ -182,6 +198,7 @@ func checkImageConfig(t *testing.T, inspect []byte, want *v1.Platform) {
 	t.Helper()
 	var imgs []struct {
 		Os, Architecture string
+		Created          time.Time
 		Size             int64
 		Config           struct {
 			User       string
@@ -210,6 +227,9 @@ func checkImageConfig(t *testing.T, inspect []byte, want *v1.Platform) {
 		if !strings.HasPrefix(e, "PATH=") {
 			t.Errorf("image sets %q: the function needs no environment", e)
 		}
+	}
+	if got := c.Created.UTC().Format(time.RFC3339); got != imageTestCreated {
+		t.Errorf("created %s, want %s (SOURCE_DATE_EPOCH)", got, imageTestCreated)
 	}
 	if c.Size <= 0 || c.Size > imageMaxBytes {
 		t.Errorf("image size %d bytes, want at most %d", c.Size, imageMaxBytes)

@@ -12,6 +12,8 @@
 # tests pass a private --root/--runroot). DOCKER_BUILD_FLAGS: docker's local
 # image store keeps no manifest list unless it is the containerd store; the
 # default --load builds one platform; pass --push to push the list.
+# SOURCE_DATE_EPOCH (make passes the commit's time): podman dates the image
+# and its files with it, so the same binaries give the same digests.
 set -euo pipefail
 
 if (($# < 3)); then
@@ -51,8 +53,12 @@ podman)
 		podman "${podman_flags[@]}" rmi "$image" >/dev/null
 	fi
 	podman "${podman_flags[@]}" manifest create "$image" >/dev/null
+	timestamp=()
+	if [[ -n ${SOURCE_DATE_EPOCH:-} ]]; then
+		timestamp=(--timestamp "$SOURCE_DATE_EPOCH")
+	fi
 	for p in "${platforms[@]}"; do
-		podman "${podman_flags[@]}" build --quiet --layers=false --platform "$p" --manifest "$image" \
+		podman "${podman_flags[@]}" build --quiet --layers=false "${timestamp[@]}" --platform "$p" --manifest "$image" \
 			-f "$containerfile" "$context" >/dev/null
 	done
 	echo "$image: manifest list for ${platforms[*]} (podman manifest inspect $image; podman manifest push --all $image docker://REGISTRY/...)"

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // source is one decoded Day1KernelModule (from the functionConfig, an item,
@@ -65,6 +66,9 @@ func decodeDay1KernelModule(o *fn.KubeObject, isItem bool) (*source, field.Error
 	if o.GetAPIVersion() != APIVersion {
 		errs = append(errs, field.NotSupported(field.NewPath("apiVersion"), o.GetAPIVersion(), []string{APIVersion}))
 		return nil, errs
+	}
+	if dups := duplicateKeys(o); len(dups) > 0 {
+		return nil, dups
 	}
 	raw, err := o.CopyToResourceNode().MarshalJSON()
 	if err != nil {
@@ -243,6 +247,9 @@ var configMapKeys = []string{
 // decodeConfigMap reads the flat keys of a ConfigMap functionConfig.
 func decodeConfigMap(o *fn.KubeObject) (*source, field.ErrorList) {
 	data := field.NewPath("data")
+	if dups := duplicateKeys(o); len(dups) > 0 {
+		return nil, dups
+	}
 	var errs field.ErrorList
 	m, _, err := o.NestedStringMap("data")
 	if err != nil {
@@ -306,10 +313,12 @@ func decodeConfigMap(o *fn.KubeObject) (*source, field.ErrorList) {
 			labels := map[string]string{}
 			for i, kv := range splitList(cmPoolNodeSelector, comma) {
 				k, v, _ := strings.Cut(kv, "=")
+				k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 				if _, dup := labels[k]; dup {
-					errs = append(errs, field.Duplicate(data.Child(cmPoolNodeSelector).Index(i), k))
+					errs = append(errs, duplicate(data.Child(cmPoolNodeSelector).Index(i), k, "the label "+k+" is given twice"))
+					continue
 				}
-				labels[strings.TrimSpace(k)] = strings.TrimSpace(v)
+				labels[k] = v
 			}
 			ps.NodeSelector = &metav1.LabelSelector{MatchLabels: labels}
 		}
@@ -339,4 +348,51 @@ func decodeConfigMap(o *fn.KubeObject) (*source, field.ErrorList) {
 		specPath: data,
 		namePath: data.Child(cmName),
 	}, errs
+}
+
+// duplicateKeys reports every mapping key of n (an object as read) that
+// appears twice, at the doubled key's own path: YAML forbids them, and the
+// decoders would keep one value silently or fail without saying where.
+func duplicateKeys(o *fn.KubeObject) field.ErrorList {
+	var errs field.ErrorList
+	var walk func(n *yaml.Node, p *field.Path)
+	walk = func(n *yaml.Node, p *field.Path) {
+		child := func(k string) *field.Path {
+			if p == nil {
+				return field.NewPath(k)
+			}
+			return p.Child(k)
+		}
+		switch n.Kind {
+		case yaml.MappingNode:
+			first := map[string]int{}
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				if line, dup := first[k.Value]; dup {
+					var value any
+					if v.Kind == yaml.ScalarNode {
+						value = v.Value
+					}
+					errs = append(errs, duplicate(child(k.Value), value,
+						fmt.Sprintf("the key %s appears twice (lines %d and %d): a YAML key may appear once", k.Value, line, k.Line)))
+					continue
+				}
+				first[k.Value] = k.Line
+				walk(v, child(k.Value))
+			}
+		case yaml.SequenceNode:
+			for i, e := range n.Content {
+				walk(e, p.Index(i))
+			}
+		}
+	}
+	walk(o.CopyToResourceNode().YNode(), nil)
+	return errs
+}
+
+// duplicate is a Duplicate error that says why.
+func duplicate(p *field.Path, v any, why string) *field.Error {
+	e := field.Duplicate(p, v)
+	e.Detail = why
+	return e
 }

@@ -48,6 +48,10 @@ func (p *processor) run() {
 	if p.failed {
 		return
 	}
+	p.checkModuleCollisions(sources)
+	if p.failed {
+		return
+	}
 	var outputs []*generated
 	type sourceNote struct {
 		s *source

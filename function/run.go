@@ -1,6 +1,7 @@
 package function
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -131,8 +132,17 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // are. The returned error is for unreadable input only; the function's own
 // failures are error results.
 func Execute(p fn.ResourceListProcessor, r io.Reader, w io.Writer) (fn.Results, error) {
+	in, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("reading the ResourceList: %w", err)
+	}
+	if len(bytes.TrimSpace(in)) == 0 {
+		// An orchestrator always sends a ResourceList: empty input is a
+		// broken pipe or a mistake, never "nothing to do".
+		return nil, fmt.Errorf("the input is empty: expected a ResourceList (kind: %s) on stdin", kio.ResourceListKind)
+	}
 	rw := &kio.ByteReadWriter{
-		Reader: r,
+		Reader: bytes.NewReader(in),
 		Writer: w,
 		// Leave the orchestrator's annotations as they are.
 		OmitReaderAnnotations: true,
@@ -142,7 +152,10 @@ func Execute(p fn.ResourceListProcessor, r io.Reader, w io.Writer) (fn.Results, 
 	if err != nil {
 		return nil, fmt.Errorf("reading the ResourceList: %w", err)
 	}
-	if rw.WrappingKind == "" && len(nodes) > 0 {
+	switch {
+	case rw.WrappingKind == "" && len(nodes) == 0:
+		return nil, fmt.Errorf("the input is empty (only comments or document markers): expected a ResourceList (kind: %s) on stdin", kio.ResourceListKind)
+	case rw.WrappingKind == "":
 		return nil, fmt.Errorf("the input is not a ResourceList (kind: %s)", kio.ResourceListKind)
 	}
 	rw.WrappingKind = kio.ResourceListKind

@@ -16,12 +16,25 @@ const RoleLabel = "machineconfiguration.openshift.io/role"
 // NewMachineConfig validates c and returns the MachineConfig that installs
 // the node scripts, their configuration and units for c. On invalid input it
 // returns no object and an error listing every bad field with its value
-// (a field.ErrorList aggregate: errors.As it to utilerrors.Aggregate).
+// (a field.ErrorList aggregate: errors.As it to utilerrors.Aggregate); the
+// errors are those of c.Validate(nil, nil).
 func NewMachineConfig(c Config) (*mcfgv1.MachineConfig, error) {
-	if errs := c.Validate(nil, nil); len(errs) > 0 {
+	if errs := c.validateFields(fieldAt(nil), nil); len(errs) > 0 {
 		return nil, errs.ToAggregate()
 	}
-	c = c.WithDefaults()
+	d := c.WithDefaults()
+	mc, err := build(d)
+	if err != nil {
+		return nil, err
+	}
+	if errs := validateMCOSupport(c, mc, nil); len(errs) > 0 {
+		return nil, errs.ToAggregate()
+	}
+	return mc, nil
+}
+
+// build returns the MachineConfig of a defaulted c whose fields are valid.
+func build(c Config) (*mcfgv1.MachineConfig, error) {
 	raw, err := ignitionConfig(c)
 	if err != nil {
 		return nil, err

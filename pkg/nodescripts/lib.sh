@@ -58,14 +58,16 @@ die() {
 
 # ---------------------------------------------------------------- config
 
-# The shapes the config values must have. The generator validates them
-# strictly already; the scripts check again because they build paths and
-# command lines from them.
+# The shapes the config values must have (the same as nodescripts.go's
+# patterns). The generator validates them strictly already; the scripts
+# check again because they build paths and command lines from them. No name,
+# parameter or image starts with "-": modprobe or podman would read it as an
+# option.
 RE_NAME='^[A-Za-z0-9][A-Za-z0-9_.-]*$'
-RE_MODULE='^[A-Za-z0-9_-]+$'
-RE_PARAM='^[A-Za-z0-9_-]+(=[A-Za-z0-9_.,:/+-]*)?$'
+RE_MODULE='^[A-Za-z0-9_][A-Za-z0-9_-]*$'
+RE_PARAM='^[A-Za-z0-9_][A-Za-z0-9_-]*(=[A-Za-z0-9_.,:/+-]*)?$'
 RE_FIRMWARE='^/[A-Za-z0-9_.+/-]*$'
-RE_IMAGE='^[A-Za-z0-9_.:/@+-]+$' # checked with the kernel placeholder removed
+RE_IMAGE='^[][A-Za-z0-9_.:/@+][][A-Za-z0-9_.:/@+-]*$' # checked with the kernel placeholder removed; [] for IPv6 hosts
 
 # parse_config FILE: read the key=value lines of FILE into the CFG_*
 # variables. The file is data: it is never sourced or evaluated, and a value

@@ -21,7 +21,11 @@ type loadedModule struct {
 
 // modules lists the kernel modules s loads on its nodes.
 func (s *source) modules() []loadedModule {
-	return []loadedModule{{s.spec.KernelModuleName, s.specPath.Child("kernelModuleName")}}
+	out := []loadedModule{{s.spec.KernelModuleName, s.specPath.Child("kernelModuleName")}}
+	for i, m := range s.spec.AdditionalModules {
+		out = append(out, loadedModule{m.Name, s.specPath.Child("additionalModules").Index(i).Child("name")})
+	}
+	return out
 }
 
 // poolRoles maps each pool the function knows about to the roles

@@ -220,7 +220,9 @@ func lookupValue(o *fn.KubeObject, p string) any {
 
 // ConfigMap functionConfig keys. Lists are comma-separated, except
 // moduleParameters which is separated by white space like a modprobe command
-// line (an array parameter takes commas: "arr=1,2,3"). A key given with an
+// line (an array parameter takes commas: "arr=1,2,3"), and additionalModules:
+// modules separated by ';', each its name and parameters like a modprobe
+// command line ("irdma roce_ena=1; mlx5_ib"). A key given with an
 // empty value is an explicit empty list: "inTreeModulesToRemove=" removes
 // nothing; leaving the key out keeps the default.
 const (
@@ -232,6 +234,7 @@ const (
 	cmInTreeModulesToRemove = "inTreeModulesToRemove"
 	cmModuleParameters      = "moduleParameters"
 	cmFirmwarePath          = "firmwarePath"
+	cmAdditionalModules     = "additionalModules"
 	cmIgnitionVersion       = "ignitionVersion"
 	cmPoolNodeSelector      = "machineConfigPoolSpec.nodeSelector"
 	cmPoolMaxUnavailable    = "machineConfigPoolSpec.maxUnavailable"
@@ -240,8 +243,18 @@ const (
 
 var configMapKeys = []string{
 	cmName, cmMachineConfigName, cmMachineConfigPool, cmKernelModuleImage, cmKernelModuleName,
-	cmInTreeModulesToRemove, cmModuleParameters, cmFirmwarePath, cmIgnitionVersion,
+	cmInTreeModulesToRemove, cmModuleParameters, cmAdditionalModules, cmFirmwarePath, cmIgnitionVersion,
 	cmPoolNodeSelector, cmPoolMaxUnavailable, cmPoolPaused,
+}
+
+// additional turns "name param..." entries into modules.
+func additional(entries []string) []mcproducer.ModuleSpec {
+	var out []mcproducer.ModuleSpec
+	for _, e := range entries {
+		words := strings.Fields(e)
+		out = append(out, mcproducer.ModuleSpec{Name: words[0], Parameters: words[1:]})
+	}
+	return out
 }
 
 // decodeConfigMap reads the flat keys of a ConfigMap functionConfig.
@@ -301,6 +314,7 @@ func decodeConfigMap(o *fn.KubeObject) (*source, field.ErrorList) {
 		KernelModuleName:      m[cmKernelModuleName],
 		InTreeModulesToRemove: splitList(cmInTreeModulesToRemove, comma),
 		ModuleParameters:      splitList(cmModuleParameters, strings.Fields),
+		AdditionalModules:     additional(splitList(cmAdditionalModules, func(s string) []string { return strings.Split(s, ";") })),
 		FirmwarePath:          m[cmFirmwarePath],
 		IgnitionVersion:       m[cmIgnitionVersion],
 	}}

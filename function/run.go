@@ -39,8 +39,13 @@ CONFIGURATION (functionConfig, or items of this kind in a kpt package)
                                      # by it; a fixed tag or digest gets a warning
     machineConfigPool: worker        # the pool (role label) of the MachineConfig
     machineConfigName: 99-worker-ice # default: 99-<pool>-<metadata.name>
-    inTreeModulesToRemove: [ice]     # default: [kernelModuleName]; [] = none
+    inTreeModulesToRemove: [ice]     # default: the additional modules, last
+                                     # first, then kernelModuleName; [] = none
     moduleParameters: ["debug=1"]    # optional, passed to modprobe
+    additionalModules:               # optional: more modules of the same image,
+    - name: irdma                    #   loaded in order after kernelModuleName;
+      parameters: ["roce_ena=1"]     #   one failing unloads them all and the
+                                     #   in-tree modules are put back
     firmwarePath: /firmware          # optional, directory inside the image
     ignitionVersion: 3.2.0           # 3.2.0 (default, OpenShift 4.8+), 3.4.0, 3.5.0
     machineConfigPoolSpec:           # optional: also generate a custom pool
@@ -59,7 +64,9 @@ CONFIGURATION (functionConfig, or items of this kind in a kpt package)
   Keys: name (default: kernelModuleName), machineConfigName, machineConfigPool,
   kernelModuleImage, kernelModuleName, inTreeModulesToRemove (comma-separated),
   moduleParameters (separated by spaces, like a modprobe command line, since
-  an array parameter takes commas: "debug=1 arr=1,2"), firmwarePath,
+  an array parameter takes commas: "debug=1 arr=1,2"), additionalModules
+  (separated by ';', each a name and its parameters: "irdma roce_ena=1;
+  mlx5_ib"), firmwarePath,
   ignitionVersion, machineConfigPoolSpec.nodeSelector (comma-separated
   label=value pairs), machineConfigPoolSpec.maxUnavailable,
   machineConfigPoolSpec.paused. An empty value is an explicit empty list:

@@ -32,6 +32,9 @@ func FuzzNewMachineConfig(f *testing.F) {
 		if intree != "" {
 			c.InTreeModulesToRemove = []string{intree}
 		}
+		if len(intree)%2 == 1 { // also as an additional module, with the parameter
+			c.AdditionalModules = []ModuleSpec{{Name: intree, Parameters: []string{param}}}
+		}
 		verrs := c.Validate(nil, nil)
 		mc, err := NewMachineConfig(c)
 		if (len(verrs) == 0) != (err == nil) {

@@ -31,6 +31,7 @@ func ignitionConfig(c Config) ([]byte, error) {
 		InTreeModules: c.InTreeModulesToRemove,
 		Parameters:    c.ModuleParameters,
 		FirmwarePath:  c.FirmwarePath,
+		Additional:    additionalModules(c.AdditionalModules),
 	})
 	if err != nil {
 		return nil, err
@@ -49,6 +50,14 @@ func ignitionConfig(c Config) ([]byte, error) {
 		return nil, err
 	}
 	return convertAndCheck(raw, c.IgnitionVersion)
+}
+
+func additionalModules(ms []ModuleSpec) []nodescripts.Module {
+	var out []nodescripts.Module
+	for _, m := range ms {
+		out = append(out, nodescripts.Module{Name: m.Name, Parameters: m.Parameters})
+	}
+	return out
 }
 
 func file(path string, mode int, contents []byte) ign.File {

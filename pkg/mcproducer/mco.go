@@ -74,5 +74,13 @@ func biggestField(c Config) (name string, entries, bytes int) {
 	if b := count(c.InTreeModulesToRemove); b > bytes {
 		name, entries, bytes = "inTreeModulesToRemove", len(c.InTreeModulesToRemove), b
 	}
+	for i, m := range c.AdditionalModules {
+		if b := count(m.Parameters); b > bytes {
+			name, entries, bytes = fmt.Sprintf("additionalModules[%d].parameters", i), len(m.Parameters), b
+		}
+	}
+	if b := len(c.AdditionalModules) * 64; b > bytes { // names of up to 56, and the key
+		name, entries, bytes = "additionalModules", len(c.AdditionalModules), b
+	}
 	return name, entries, bytes
 }

@@ -98,6 +98,9 @@ func outputCases() map[string]Config {
 	digest.KernelModuleImage = "quay.io/acme/ice-kmod@sha256:" + strings.Repeat("0", 64)
 	digest.InTreeModulesToRemove = []string{}
 	cases["digest-no-intree"] = digest
+	more := seedConfig()
+	more.AdditionalModules = []ModuleSpec{{Name: "irdma", Parameters: []string{"roce_ena=1"}}, {Name: "ice_swx"}}
+	cases["additional-modules"] = more
 	return cases
 }
 

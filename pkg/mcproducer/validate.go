@@ -128,6 +128,19 @@ func (c Config) validateFields(at func(string) *field.Path, namePath *field.Path
 
 	errs = append(errs, validateParameters(c.ModuleParameters, at("moduleParameters"))...)
 
+	loads := map[string]bool{canonicalModule(c.KernelModuleName): true}
+	for i, m := range c.AdditionalModules {
+		p := at("additionalModules").Index(i)
+		nameErrs := validateModule(m.Name, p.Child("name"), true)
+		errs = append(errs, nameErrs...)
+		if k := canonicalModule(m.Name); len(nameErrs) == 0 && loads[k] {
+			errs = append(errs, duplicate(p.Child("name"), m.Name, "this module is already loaded by kernelModuleName or an earlier additional module (the kernel treats '-' and '_' in module names as one character)"))
+		} else {
+			loads[k] = true
+		}
+		errs = append(errs, validateParameters(m.Parameters, p.Child("parameters"))...)
+	}
+
 	if f := c.FirmwarePath; f != "" {
 		fp := at("firmwarePath")
 		switch {

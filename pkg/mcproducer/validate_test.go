@@ -114,6 +114,18 @@ var badInput = []struct {
 			c.InTreeModulesToRemove = append(c.InTreeModulesToRemove, fmt.Sprintf("m%055d", i))
 		}
 	}, "inTreeModulesToRemove", field.ErrorTypeInvalid},
+	{"additional module empty", func(c *Config) { c.AdditionalModules = []ModuleSpec{{}} }, "additionalModules[0].name", field.ErrorTypeRequired},
+	{"additional module as an option", func(c *Config) { c.AdditionalModules = []ModuleSpec{{Name: "-r"}} }, "additionalModules[0].name", field.ErrorTypeInvalid},
+	{"additional module is the main one", func(c *Config) { c.AdditionalModules = []ModuleSpec{{Name: "ice"}} }, "additionalModules[0].name", field.ErrorTypeDuplicate},
+	{"additional module twice", func(c *Config) {
+		c.AdditionalModules = []ModuleSpec{{Name: "irdma"}, {Name: "ice_swx"}, {Name: "ice-swx"}}
+	}, "additionalModules[2].name", field.ErrorTypeDuplicate},
+	{"additional module parameter injects", func(c *Config) {
+		c.AdditionalModules = []ModuleSpec{{Name: "irdma", Parameters: []string{"a=1", "b=$(id)"}}}
+	}, "additionalModules[0].parameters[1]", field.ErrorTypeInvalid},
+	{"additional module parameter twice", func(c *Config) {
+		c.AdditionalModules = []ModuleSpec{{Name: "irdma", Parameters: []string{"roce-ena=1", "roce_ena=0"}}}
+	}, "additionalModules[0].parameters[1]", field.ErrorTypeDuplicate},
 	{"name with slash", func(c *Config) { c.Name = "ice/../x" }, "name", field.ErrorTypeInvalid},
 	{"name with space", func(c *Config) { c.Name = "ice x" }, "name", field.ErrorTypeInvalid},
 	{"name starting with dot", func(c *Config) { c.Name = ".ice" }, "name", field.ErrorTypeInvalid},
@@ -233,6 +245,7 @@ func TestValidAccepted(t *testing.T) {
 		"localhost port":          {MachineConfigPool: "worker", KernelModuleImage: "localhost:5000/acme/ice", KernelModuleName: "ice"},
 		"port 65535":              {MachineConfigPool: "worker", KernelModuleImage: "quay.io:65535/acme/ice", KernelModuleName: "ice"},
 		"longest placeholder tag": {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b:" + strings.Repeat("v", 64) + "${KERNEL_FULL_VERSION}", KernelModuleName: "ice"},
+		"additional":              {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "mlx5_core", AdditionalModules: []ModuleSpec{{Name: "mlx5_ib"}, {Name: "irdma", Parameters: []string{"roce_ena=1"}}}},
 		"path separators":         {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a-b/c__d/e.f_g---h", KernelModuleName: "ice"},
 	} {
 		if errs := c.Validate(nil, nil); len(errs) != 0 {
@@ -320,5 +333,13 @@ func TestLimitsAreExplained(t *testing.T) {
 	errs = c.Validate(nil, nil)
 	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "64 characters long") || !strings.Contains(errs[0].Error(), "RT") {
 		t.Errorf("tag error: %v", errs)
+	}
+}
+
+func TestAdditionalModulesDefaultInTree(t *testing.T) {
+	c := seedConfig()
+	c.AdditionalModules = []ModuleSpec{{Name: "irdma"}, {Name: "ice_swx"}}
+	if got := c.WithDefaults().InTreeModulesToRemove; strings.Join(got, " ") != "ice_swx irdma ice" {
+		t.Errorf("default in-tree modules %v: want the additional ones last first, then the main one", got)
 	}
 }

@@ -25,6 +25,7 @@ CFG_MODULE=""
 CFG_FIRMWARE_PATH=""
 CFG_IN_TREE=()
 CFG_PARAMS=()
+CFG_ADDITIONAL=() # one "MODULE [PARAM...]" word list per additional module, in load order
 
 # Derived by day1kmod_init.
 KVER=""     # running kernel, `uname -r`
@@ -93,6 +94,7 @@ parse_config() {
 		in_tree_modules) read -ra CFG_IN_TREE <<<"$value" ;;
 		module_parameters) read -ra CFG_PARAMS <<<"$value" ;;
 		firmware_path) CFG_FIRMWARE_PATH="$value" ;;
+		additional_module) CFG_ADDITIONAL+=("$value") ;;
 		# A newer generator may add keys: an older script ignores them.
 		*) warn "config file '$file' line $lineno: unknown key '$key' ignored" ;;
 		esac
@@ -114,6 +116,14 @@ check_config() {
 	done
 	for item in "${CFG_PARAMS[@]}"; do
 		[[ "$item" =~ $RE_PARAM ]] || die "config file '$file': bad module parameter '$item'"
+	done
+	local words word
+	for item in "${CFG_ADDITIONAL[@]}"; do
+		read -ra words <<<"$item"
+		[[ ${#words[@]} -gt 0 && "${words[0]}" =~ $RE_MODULE ]] || die "config file '$file': bad additional module '$item'"
+		for word in "${words[@]:1}"; do
+			[[ "$word" =~ $RE_PARAM ]] || die "config file '$file': bad parameter '$word' of additional module '${words[0]}'"
+		done
 	done
 	if [[ -n "$CFG_FIRMWARE_PATH" ]]; then
 		[[ "$CFG_FIRMWARE_PATH" =~ $RE_FIRMWARE && "/$CFG_FIRMWARE_PATH/" != */../* ]] ||

@@ -107,6 +107,42 @@ fail_load() {
 	die "$1; no in-tree module had been unloaded"
 }
 
+# load_additional: after the main module, load the additional modules from
+# TREE in order, each with its parameters, and check each one running is
+# ours. On a failure the ones loaded and the main module are unloaded, last
+# first, and it returns 1 (the caller puts the in-tree modules back). With
+# "check" as argument it only checks that every one is in TREE.
+load_additional() {
+	local entry words m want have loaded=() i
+	for entry in "${CFG_ADDITIONAL[@]}"; do
+		read -ra words <<<"$entry"
+		m="${words[0]}"
+		if [[ "${1:-}" == check ]]; then
+			[[ -n "$(find_module_file "${TREE}/lib/modules/${KVER}" "$m")" ]] || {
+				error "additional module '$m' is not in ${TREE}/lib/modules/${KVER}"
+				return 1
+			}
+			continue
+		fi
+		log "loading additional out-of-tree module '$m' from $TREE${words[1]:+ with parameters: ${words[*]:1}}"
+		want="$(module_field "$TREE" "$m" srcversion)"
+		if modprobe -d "$TREE" "${words[@]}"; then
+			loaded+=("$m")
+			have="$(loaded_attr "$m" srcversion)"
+			[[ -z "$want" || -z "$have" || "$have" == "$want" ]] && continue
+			error "another module named '$m' is loaded (srcversion $have, expected $want); list it in the in-tree modules to remove"
+		else
+			error "failed to load additional out-of-tree module '$m' from $TREE"
+		fi
+		loaded=("$CFG_MODULE" "${loaded[@]}")
+		for ((i = ${#loaded[@]} - 1; i >= 0; i--)); do
+			log "unloading out-of-tree module '${loaded[i]}'"
+			modprobe -r -d "$TREE" "${loaded[i]}" || error "could not unload out-of-tree module '${loaded[i]}'"
+		done
+		return 1
+	done
+}
+
 main() {
 	day1kmod_init "$@"
 
@@ -123,6 +159,7 @@ main() {
 
 	# Before anything is unloaded: the module is there and fits this kernel.
 	check_vermagic "$TREE" || die "not loading '$CFG_MODULE' from $TREE; nothing was unloaded"
+	load_additional check || die "not loading '$CFG_MODULE' and its additional modules from $TREE; nothing was unloaded"
 
 	local want have
 	want="$(module_field "$TREE" "$CFG_MODULE" srcversion)"
@@ -149,6 +186,8 @@ main() {
 	if [[ -n "$want" && -n "$have" && "$have" != "$want" ]]; then
 		fail_load "failed to load out-of-tree module '$CFG_MODULE': another module of that name is loaded (srcversion $have, expected $want); list it in the in-tree modules to remove"
 	fi
+
+	load_additional || fail_load "failed to load the additional modules of '$CFG_MODULE' (all of them and '$CFG_MODULE' unloaded)"
 
 	log "loaded out-of-tree module '$CFG_MODULE' version '$(module_field "$TREE" "$CFG_MODULE" version)' (srcversion ${have:-unknown}) for kernel $KVER from $TREE"
 }

@@ -98,6 +98,15 @@ type Config struct {
 	// FirmwarePath is an absolute directory inside the image whose files are
 	// installed for the kernel's firmware loader, or "".
 	FirmwarePath string
+	// Additional modules of the same tree, loaded in order after Module and
+	// unloaded with it on a failure. Names and parameters as above.
+	Additional []Module
+}
+
+// Module is an additional module and its parameters.
+type Module struct {
+	Name       string
+	Parameters []string
 }
 
 // File is one file to install on the node.
@@ -160,6 +169,8 @@ func checkImage(ref string) error {
 //	in_tree_modules=A B        (space-separated, may be empty)
 //	module_parameters=P Q=V    (space-separated, may be empty)
 //	firmware_path=/DIR         (may be empty)
+//	additional_module=M P Q=V  (one line per additional module, in load
+//	                           order: its name, then its parameters)
 //
 // The scripts parse it (a value is everything after the first "="); they
 // never source it. Render refuses any value that is not of the documented
@@ -180,6 +191,9 @@ func (c Config) Render() ([]byte, error) {
 	line("in_tree_modules", strings.Join(c.InTreeModules, " "))
 	line("module_parameters", strings.Join(c.Parameters, " "))
 	line("firmware_path", c.FirmwarePath)
+	for _, m := range c.Additional {
+		line("additional_module", strings.Join(append([]string{m.Name}, m.Parameters...), " "))
+	}
 	return []byte(b.String()), nil
 }
 
@@ -205,6 +219,16 @@ func (c Config) check() error {
 	for i, p := range c.Parameters {
 		if !paramRE.MatchString(p) {
 			bad(fmt.Sprintf("parameter [%d]", i), p, "want name or name=value, name not starting with '-', value of [A-Za-z0-9_.,:/+-]")
+		}
+	}
+	for i, m := range c.Additional {
+		if !moduleRE.MatchString(m.Name) {
+			bad(fmt.Sprintf("additional module [%d]", i), m.Name, "want [A-Za-z0-9_-], 1 to 56 characters, not starting with '-'")
+		}
+		for j, p := range m.Parameters {
+			if !paramRE.MatchString(p) {
+				bad(fmt.Sprintf("additional module [%d] parameter [%d]", i, j), p, "want name or name=value, name not starting with '-', value of [A-Za-z0-9_.,:/+-]")
+			}
 		}
 	}
 	if c.FirmwarePath != "" {

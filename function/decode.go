@@ -27,10 +27,41 @@ type source struct {
 	isItem bool   // found among the items
 	// specPath and namePath are where the fields live in obj, for results.
 	specPath, namePath *field.Path
+	kind               string            // of obj; "" = Kind
+	renames            map[string]string // spec field names of obj that differ from ours
+	notes              []note            // from decoding, given when it generates
 }
 
 // ref is the value of SourceAnnotation for output of this source.
-func (s *source) ref() string { return Kind + "/" + s.name }
+func (s *source) ref() string { return s.kindName() + "/" + s.name }
+
+func (s *source) kindName() string {
+	if s.kind == "" {
+		return Kind
+	}
+	return s.kind
+}
+
+// at is the path of our spec field f in the source object.
+func (s *source) at(f string) *field.Path {
+	if r, ok := s.renames[f]; ok {
+		f = r
+	}
+	return s.specPath.Child(f)
+}
+
+// renamed rewrites the paths of errs from our field names to the source's.
+func (s *source) renamed(errs field.ErrorList) field.ErrorList {
+	prefix := s.specPath.String() + "."
+	for _, e := range errs {
+		for ours, theirs := range s.renames {
+			if e.Field == prefix+ours || strings.HasPrefix(e.Field, prefix+ours+"[") {
+				e.Field = prefix + theirs + strings.TrimPrefix(e.Field, prefix+ours)
+			}
+		}
+	}
+	return errs
+}
 
 // path is the kpt file path of the source object ("" when it has none).
 func objPath(o *fn.KubeObject) string {
@@ -86,6 +117,10 @@ func decodeDay1KernelModule(o *fn.KubeObject, isItem bool) (*source, field.Error
 	if d.Name == "" {
 		errs = append(errs, field.Required(field.NewPath("metadata", "name"), "the name every node path and unit of this module derives from"))
 	}
+	if _, hasSpec, _ := o.NestedSubObject("spec"); !hasSpec && len(errs) > 0 {
+		// A mistyped "spec": every field would be reported missing.
+		return nil, errs
+	}
 	// Unknown or duplicate fields left the rest decoded: return it too, so
 	// that validation reports every other problem in the same run.
 	d.Spec.Name = d.Name
@@ -120,9 +155,29 @@ func jsonError(o *fn.KubeObject, err error) *field.Error {
 		}
 	}
 	if m := typeErrorRE.FindStringSubmatch(msg); m != nil {
-		msg = "must be of type " + m[2] + ", not " + m[1]
+		msg = "must be " + yamlType(m[2]) + ", not " + yamlType(m[1])
+		if m[2] == "[]string" && m[1] == "string" {
+			msg += fmt.Sprintf(" (write [%v])", lookupValue(o, path.String()))
+		}
 	}
 	return field.Invalid(path, lookupValue(o, path.String()), strings.TrimPrefix(msg, "json: "))
+}
+
+// yamlType names a Go or JSON type as a YAML author knows it.
+func yamlType(t string) string {
+	switch {
+	case t == "string":
+		return "a string"
+	case strings.HasPrefix(t, "[]") || t == "array":
+		return "a list"
+	case strings.HasPrefix(t, "map[") || t == "object" || strings.Contains(t, "."):
+		return "a mapping"
+	case t == "bool":
+		return "true or false"
+	case t == "number" || strings.HasPrefix(t, "int"):
+		return "a number"
+	}
+	return t
 }
 
 func strictError(o *fn.KubeObject, se error) *field.Error {
@@ -142,10 +197,10 @@ func strictError(o *fn.KubeObject, se error) *field.Error {
 		if i := strings.LastIndex(p, "."); i >= 0 {
 			parent, name = p[:i], p[i+1:]
 		}
-		if s := suggest(parent, name); s != "" {
+		if s := suggest(o.GetKind(), parent, name); s != "" {
 			msg += fmt.Sprintf(" (did you mean %s?)", s)
 		} else {
-			msg += " (day1kmod --help lists the fields of " + Kind + ")"
+			msg += " (day1kmod --help lists the fields of " + o.GetKind() + ")"
 		}
 		return unknown(path, lookupValue(o, p), msg)
 	}
@@ -280,7 +335,7 @@ func decodeConfigMap(o *fn.KubeObject) (*source, field.ErrorList) {
 	for _, k := range keys {
 		if !known[k] {
 			msg := "unknown key; the keys are " + strings.Join(configMapKeys, ", ")
-			if s := suggest("data", k); s != "" {
+			if s := suggest("ConfigMap", "data", k); s != "" {
 				msg = fmt.Sprintf("unknown key (did you mean %s?)", s)
 			}
 			errs = append(errs, unknown(data.Child(k), m[k], msg))

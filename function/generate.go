@@ -38,7 +38,7 @@ var percentRE = regexp.MustCompile(`^(100|[1-9][0-9]?)%$`)
 
 // validate returns every problem of s at once.
 func (s *source) validate() field.ErrorList {
-	errs := s.spec.Config.Validate(s.specPath, s.namePath)
+	errs := s.renamed(s.spec.Config.Validate(s.specPath, s.namePath))
 	ps := s.spec.MachineConfigPoolSpec
 	if ps == nil {
 		return errs
@@ -78,9 +78,9 @@ func (s *source) validate() field.ErrorList {
 // generate returns the items for s, which must be valid, and its notes.
 func (s *source) generate() ([]*generated, []note, error) {
 	cfg := s.spec.Config.WithDefaults()
-	var notes []note
+	notes := append([]note(nil), s.notes...)
 	if img, err := mcproducer.ParseImage(cfg.KernelModuleImage); err == nil && !img.FollowsKernel {
-		notes = append(notes, note{fn.Warning, s.specPath.Child("kernelModuleImage"), cfg.KernelModuleImage,
+		notes = append(notes, note{fn.Warning, s.at("kernelModuleImage"), cfg.KernelModuleImage,
 			"the image has a fixed tag or digest: it will not follow kernel upgrades; leave the tag out (it defaults to the node's kernel version) or use ${KERNEL_FULL_VERSION} in it"})
 	}
 	mc, err := mcproducer.NewMachineConfig(cfg)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/day1kmod/day1kmod/pkg/mcproducer"
 	"github.com/kptdev/krm-functions-sdk/go/fn"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -19,6 +20,7 @@ when asked, the MachineConfigPool of a custom pool.
 USAGE
   day1kmod < resourcelist.yaml > out.yaml     (what kustomize and kpt run)
   day1kmod --help
+  day1kmod --version
 
 It reads a ResourceList (KRM Functions Specification) on stdin and writes it
 on stdout with the generated items added. It takes no arguments.
@@ -76,6 +78,9 @@ CONFIGURATION (functionConfig, or items of this kind in a kpt package)
 OUTPUT
   Every generated item carries the annotation
     day1kmod.dev/generated-from: Day1KernelModule/<name>
+  and every MachineConfig day1kmod.dev/generator-version: <version> (what
+  day1kmod --version prints). The module's config file is plain text in the
+  MachineConfig (a data:, URL), so a changed value shows in a diff.
   A later run replaces those items in place and never duplicates them. When
   Day1KernelModules are among the items (a kpt package), generated items
   whose source is gone are removed. Other items pass through unchanged, in
@@ -110,6 +115,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		switch a {
 		case "-h", "--help", "help":
 			fmt.Fprint(stdout, Usage)
+			return 0
+		case "--version", "version":
+			fmt.Fprintf(stdout, "day1kmod %s\n", mcproducer.Version)
 			return 0
 		default:
 			fmt.Fprintf(stderr, "day1kmod: unexpected argument %q: the function reads a ResourceList on stdin; see day1kmod --help\n", a)

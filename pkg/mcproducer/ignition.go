@@ -11,6 +11,7 @@ import (
 	v3_4 "github.com/coreos/ignition/v2/config/v3_4"
 	v3_5 "github.com/coreos/ignition/v2/config/v3_5"
 	"github.com/coreos/vcontext/report"
+	"github.com/vincent-petithory/dataurl"
 
 	"github.com/day1kmod/day1kmod/pkg/nodescripts"
 )
@@ -39,7 +40,10 @@ func ignitionConfig(c Config) ([]byte, error) {
 
 	cfg := ign.Config{Ignition: ign.Ignition{Version: IgnitionV3_2}}
 	for _, f := range files {
-		cfg.Storage.Files = append(cfg.Storage.Files, file(f.Path, f.Mode, f.Contents))
+		// The config file as text, so that a changed value is a readable
+		// change of the MachineConfig; the scripts stay base64.
+		text := f.Path == nodescripts.ConfigPath(name)
+		cfg.Storage.Files = append(cfg.Storage.Files, file(f.Path, f.Mode, f.Contents, text))
 	}
 	cfg.Systemd.Units = []ign.Unit{
 		enabledUnit(nodescripts.LoadUnit(name), loadUnit(name)),
@@ -60,12 +64,19 @@ func additionalModules(ms []ModuleSpec) []nodescripts.Module {
 	return out
 }
 
-func file(path string, mode int, contents []byte) ign.File {
+// file is an Ignition file with its contents in a data: URL: percent-encoded
+// text ("data:,...", by the same package Ignition decodes it with) when text
+// is true, base64 otherwise.
+func file(path string, mode int, contents []byte, text bool) ign.File {
+	src := "data:;base64," + base64.StdEncoding.EncodeToString(contents)
+	if text {
+		src = "data:," + dataurl.Escape(contents)
+	}
 	return ign.File{
 		Node: ign.Node{Path: path, Overwrite: ptr(true)},
 		FileEmbedded1: ign.FileEmbedded1{
 			Mode:     ptr(mode),
-			Contents: ign.Resource{Source: ptr("data:;base64," + base64.StdEncoding.EncodeToString(contents))},
+			Contents: ign.Resource{Source: ptr(src)},
 		},
 	}
 }

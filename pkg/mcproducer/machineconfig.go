@@ -13,6 +13,15 @@ import (
 // RoleLabel selects the MachineConfigPool a MachineConfig belongs to.
 const RoleLabel = "machineconfiguration.openshift.io/role"
 
+// VersionAnnotation on every MachineConfig names the generator's Version:
+// it tells which day1kmod made it and changes no node's rendered config.
+const VersionAnnotation = "day1kmod.dev/generator-version"
+
+// Version is the generator's version, set at link time by a release build:
+//
+//	go build -ldflags "-X github.com/day1kmod/day1kmod/pkg/mcproducer.Version=v1.2.3"
+var Version = "dev"
+
 // NewMachineConfig validates c and returns the MachineConfig that installs
 // the node scripts, their configuration and units for c. On invalid input it
 // returns no object and an error listing every bad field with its value
@@ -45,8 +54,9 @@ func build(c Config) (*mcfgv1.MachineConfig, error) {
 			Kind:       "MachineConfig",
 		},
 		ObjectMeta: metav1.ObjectMeta{
-			Name:   c.MachineConfigName,
-			Labels: map[string]string{RoleLabel: c.MachineConfigPool},
+			Name:        c.MachineConfigName,
+			Labels:      map[string]string{RoleLabel: c.MachineConfigPool},
+			Annotations: map[string]string{VersionAnnotation: Version},
 		},
 		Spec: mcfgv1.MachineConfigSpec{
 			Config: runtime.RawExtension{Raw: raw},

@@ -105,7 +105,7 @@ var badInput = []struct {
 	{"parameter name starting with dash", func(c *Config) { c.ModuleParameters = []string{"-v"} }, "moduleParameters[0]", field.ErrorTypeInvalid},
 	// Valid fields that together make a MachineConfig over the MCO's limit.
 	{"too many long parameters", func(c *Config) {
-		for i := range 1500 {
+		for i := range 2000 {
 			c.ModuleParameters = append(c.ModuleParameters, fmt.Sprintf("p%d=%s", i, strings.Repeat("x", 1000)))
 		}
 	}, "moduleParameters", field.ErrorTypeInvalid},
@@ -320,12 +320,12 @@ func TestRefusalClasses(t *testing.T) {
 // The size error names the numbers, and the tag error the kernel's bound.
 func TestLimitsAreExplained(t *testing.T) {
 	c := seedConfig()
-	for i := range 1500 {
+	for i := range 2000 {
 		c.ModuleParameters = append(c.ModuleParameters, fmt.Sprintf("p%d=%s", i, strings.Repeat("x", 1000)))
 	}
 	errs := c.Validate(field.NewPath("spec"), nil)
 	if len(errs) != 1 || errs[0].Field != "spec.moduleParameters" ||
-		!strings.Contains(errs[0].Error(), "1500 entries") || !strings.Contains(errs[0].Error(), "limit of 1572864 bytes") {
+		!strings.Contains(errs[0].Error(), "2000 entries") || !strings.Contains(errs[0].Error(), "limit of 1572864 bytes") {
 		t.Errorf("size error: %v", errs)
 	}
 	c = seedConfig()

@@ -119,5 +119,22 @@ func (p *processor) checkModuleCollisions(sources []*source) {
 						describe(o.obj), f.m.name, where, Kind))
 			}
 		}
+		// An in-tree module to remove that another source loads: its load
+		// unit would unload the other's out-of-tree module.
+		for _, s := range sources {
+			if !takes[s.spec.MachineConfigPool] {
+				continue
+			}
+			for i, m := range s.spec.InTreeModulesToRemove {
+				f, ok := first[strings.ReplaceAll(m, "-", "_")]
+				if !ok || f.s == s || reported[[2]*source{f.s, s}] {
+					continue
+				}
+				reported[[2]*source{f.s, s}] = true
+				p.add(s.obj, fn.Error, s.at("inTreeModulesToRemove").Index(i), m,
+					fmt.Sprintf("this collides with another module: %s loads kernel module %s on the nodes of pool %s, and this module would unload it as an in-tree module: remove it from this list",
+						describe(f.s.obj), f.m.name, pool))
+			}
+		}
 	}
 }

@@ -60,6 +60,12 @@ CONFIGURATION (functionConfig, or items of this kind in a kpt package)
   (they exist on every cluster); a custom pool takes the worker MachineConfigs
   and its own.
 
+  KMM's BootModuleConfig (kmm.sigs.x-k8s.io/v1beta1) is read too, as
+  functionConfig or among the items: machineConfigPoolName is the pool,
+  firmwareFilesPath the firmware path; as in KMM, an unset
+  inTreeModulesToRemove removes no in-tree module (an info result says so);
+  workerImage has no use here (a warning says so).
+
   A ConfigMap functionConfig takes the same fields as flat keys in data, e.g.
     kpt fn eval PKG --exec ./day1kmod -- kernelModuleName=ice \
         kernelModuleImage=quay.io/acme/ice-kmod machineConfigPool=worker

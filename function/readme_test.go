@@ -82,3 +82,11 @@ spec:
 		t.Errorf("BootModuleConfig and Day1KernelModule give different MachineConfigs:\n%s\n---\n%s", a, b)
 	}
 }
+
+// The README's Day1KernelModule, every field set, renders.
+func TestREADMEDay1KernelModule(t *testing.T) {
+	out, stderr, code := run(t, asFunctionConfig(readmeBlock(t, "day1kernelmodule")))
+	if code != 0 || !strings.Contains(string(out), "kind: MachineConfigPool\n") || !strings.Contains(string(out), "kind: MachineConfig\n") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+}

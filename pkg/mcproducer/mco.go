@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	mcfgv1 "github.com/openshift/api/machineconfiguration/v1"
+	"github.com/vincent-petithory/dataurl"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -63,10 +64,12 @@ func validateMCOSupport(c Config, mc *mcfgv1.MachineConfig, specPath *field.Path
 // entries it has and their bytes: the one to shorten when the MachineConfig
 // is too big (every other field is short by its own limit).
 func biggestField(c Config) (name string, entries, bytes int) {
+	// As the entries are written in the MachineConfig: percent-encoded
+	// text of the config file (see file), one separator each.
 	count := func(l []string) int {
 		n := 0
 		for _, s := range l {
-			n += len(s) + 1
+			n += len(dataurl.EscapeString(s)) + 3
 		}
 		return n
 	}
@@ -79,8 +82,12 @@ func biggestField(c Config) (name string, entries, bytes int) {
 			name, entries, bytes = fmt.Sprintf("additionalModules[%d].parameters", i), len(m.Parameters), b
 		}
 	}
-	if b := len(c.AdditionalModules) * 64; b > bytes { // names of up to 56, and the key
-		name, entries, bytes = "additionalModules", len(c.AdditionalModules), b
+	names := 0
+	for _, m := range c.AdditionalModules {
+		names += len(m.Name) + len("%0Aadditional_module%3D")
+	}
+	if names > bytes {
+		name, entries, bytes = "additionalModules", len(c.AdditionalModules), names
 	}
 	return name, entries, bytes
 }

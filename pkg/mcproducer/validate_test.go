@@ -114,6 +114,17 @@ var badInput = []struct {
 			c.InTreeModulesToRemove = append(c.InTreeModulesToRemove, fmt.Sprintf("m%055d", i))
 		}
 	}, "inTreeModulesToRemove", field.ErrorTypeInvalid},
+	{"too many additional modules", func(c *Config) {
+		for i := range 20000 {
+			c.AdditionalModules = append(c.AdditionalModules, ModuleSpec{Name: fmt.Sprintf("m%055d", i)})
+		}
+	}, "additionalModules", field.ErrorTypeInvalid},
+	{"too many parameters of an additional module", func(c *Config) {
+		c.AdditionalModules = []ModuleSpec{{Name: "irdma"}}
+		for i := range 2000 {
+			c.AdditionalModules[0].Parameters = append(c.AdditionalModules[0].Parameters, fmt.Sprintf("p%d=%s", i, strings.Repeat("x", 1000)))
+		}
+	}, "additionalModules[0].parameters", field.ErrorTypeInvalid},
 	{"additional module empty", func(c *Config) { c.AdditionalModules = []ModuleSpec{{}} }, "additionalModules[0].name", field.ErrorTypeRequired},
 	{"additional module as an option", func(c *Config) { c.AdditionalModules = []ModuleSpec{{Name: "-r"}} }, "additionalModules[0].name", field.ErrorTypeInvalid},
 	{"additional module is the main one", func(c *Config) { c.AdditionalModules = []ModuleSpec{{Name: "ice"}} }, "additionalModules[0].name", field.ErrorTypeDuplicate},

@@ -1,6 +1,7 @@
 package nodescripts
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -62,6 +63,20 @@ func TestAdditionalModules(t *testing.T) {
 			n.wantModule("ice", "in-tree")
 			n.wantModule("irdma", "in-tree")
 			n.wantLog(r, "additional module 'irdma' is not in", "nothing was unloaded")
+		}},
+		{"an additional module built for another kernel: nothing is unloaded", func(t *testing.T, n *node) {
+			n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}, extra: []string{"irdma"}})
+			conf := n.config(iceIrdma())
+			n.pullAndBoot(conf, "ice", "irdma")
+			n.writeModule(filepath.Join(n.state("ice", k1), "lib/modules", k1), "extra/irdma.ko",
+				moduleFile{vermagic: k2 + " SMP preempt mod_unload modversions", version: "1.2.3-oot", srcversion: oot("irdma", "1.2.3-oot")})
+
+			r := n.run("load.sh", conf)
+			n.wantCode(r, 1)
+			n.wantCalls(r, "modprobe")
+			n.wantModule("ice", "in-tree")
+			n.wantModule("irdma", "in-tree")
+			n.wantLog(r, "additional module 'irdma' was built for kernel '"+k2+"'", "nothing was unloaded")
 		}},
 		{"a bad additional module in the config file is refused", func(t *testing.T, n *node) {
 			conf := n.config(iceConfig())

@@ -111,17 +111,23 @@ fail_load() {
 # TREE in order, each with its parameters, and check each one running is
 # ours. On a failure the ones loaded and the main module are unloaded, last
 # first, and it returns 1 (the caller puts the in-tree modules back). With
-# "check" as argument it only checks that every one is in TREE.
+# "check" as argument it only checks that every one is in TREE and was
+# built for the running kernel.
 load_additional() {
 	local entry words m want have loaded=() i
 	for entry in "${CFG_ADDITIONAL[@]}"; do
 		read -ra words <<<"$entry"
 		m="${words[0]}"
 		if [[ "${1:-}" == check ]]; then
-			[[ -n "$(find_module_file "${TREE}/lib/modules/${KVER}" "$m")" ]] || {
+			if [[ -z "$(find_module_file "${TREE}/lib/modules/${KVER}" "$m")" ]]; then
 				error "additional module '$m' is not in ${TREE}/lib/modules/${KVER}"
 				return 1
-			}
+			fi
+			have="$(module_field "$TREE" "$m" vermagic)"
+			if [[ "${have%% *}" != "$KVER" ]]; then
+				error "additional module '$m' was built for kernel '${have%% *}' but the running kernel is '$KVER'"
+				return 1
+			fi
 			continue
 		fi
 		log "loading additional out-of-tree module '$m' from $TREE${words[1]:+ with parameters: ${words[*]:1}}"

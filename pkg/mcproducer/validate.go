@@ -231,7 +231,7 @@ func dnsErrors(p *field.Path, v string, msgs []string) field.ErrorList {
 	if len(msgs) == 0 {
 		return nil
 	}
-	return field.ErrorList{field.Invalid(p, v, strings.Join(msgs, "; "))}
+	return field.ErrorList{field.Invalid(p, v, refusedByMCO+": "+strings.Join(msgs, "; "))}
 }
 
 // tooLong is an Invalid error rather than field.TooLong, whose message

@@ -63,7 +63,7 @@ func ParseImage(s string) (Image, error) {
 		ref     name.Reference
 		err     error
 		img     Image
-		repoStr string
+		repoStr string // the reference without its digest, for explain
 	)
 	switch {
 	case strings.Contains(s, "@"):
@@ -71,6 +71,11 @@ func ParseImage(s string) (Image, error) {
 			return Image{}, fmt.Errorf("%s cannot be combined with a digest", KernelVersionPlaceholder)
 		}
 		repoStr = s[:strings.Index(s, "@")]
+		if _, tag, hasTag := splitTag(repoStr); hasTag {
+			if err := checkTag(tag); err != nil {
+				return Image{}, err
+			}
+		}
 		if ref, err = name.NewDigest(s, name.StrictValidation); err != nil {
 			return Image{}, explain(err, repoStr)
 		}

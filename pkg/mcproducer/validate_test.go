@@ -97,6 +97,9 @@ var badInput = []struct {
 	{"image host leading dash", func(c *Config) { c.KernelModuleImage = "-quay.io/acme/ice" }, "kernelModuleImage", field.ErrorTypeInvalid},
 	{"image path component with two dots", func(c *Config) { c.KernelModuleImage = "quay.io/acme/ice..kmod" }, "kernelModuleImage", field.ErrorTypeInvalid},
 	{"image tag starting with dash", func(c *Config) { c.KernelModuleImage = "quay.io/acme/ice:-v1" }, "kernelModuleImage", field.ErrorTypeInvalid},
+	{"image tag starting with dot before a digest", func(c *Config) {
+		c.KernelModuleImage = "quay.io/acme/ice:.v1@sha256:" + strings.Repeat("a", 64)
+	}, "kernelModuleImage", field.ErrorTypeInvalid},
 	// 70 + 28 (a usual kernel version) fits in 128, 70 + 64 (the longest) does not.
 	{"image placeholder tag too long for the longest kernel", func(c *Config) {
 		c.KernelModuleImage = "quay.io/acme/ice:" + strings.Repeat("v", 70) + "${KERNEL_FULL_VERSION}"

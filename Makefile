@@ -26,7 +26,7 @@ RELEASE_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 # no cgo (a static binary on linux), no paths, no symbols, the version linked in.
 # $(call go_build,OS,ARCH,OUT)
 go_build = CGO_ENABLED=0 GOOS=$(1) GOARCH=$(2) $(GO) build -trimpath \
-	-ldflags "-s -w -X github.com/day1kmod/day1kmod/function.BuildVersion=$(VERSION)" -o $(3) .
+	-ldflags "-s -w -X github.com/day1kmod/day1kmod/pkg/mcproducer.Version=$(VERSION)" -o $(3) .
 # bin/platforms/OS-ARCH/day1kmod for each OS/ARCH of $(1)
 platform_bins = $(foreach p,$(1),$(BIN)/platforms/$(subst /,-,$(p))/day1kmod)
 

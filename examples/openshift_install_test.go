@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/day1kmod/day1kmod/function"
+	"github.com/day1kmod/day1kmod/pkg/mcproducer"
 	"github.com/day1kmod/day1kmod/pkg/nodescripts"
 	mcfgv1 "github.com/openshift/api/machineconfiguration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -148,8 +149,13 @@ func checkGenerated(t *testing.T, file, kind, want string, annotations map[strin
 	if kind != want {
 		t.Errorf("%s: kind %q, want %s", file, kind, want)
 	}
-	for k := range annotations {
-		if k != function.SourceAnnotation {
+	for k, v := range annotations {
+		switch {
+		case k == mcproducer.VersionAnnotation && kind == "MachineConfig":
+			if v == "" {
+				t.Errorf("%s: annotation %s is empty", file, k)
+			}
+		case k != function.SourceAnnotation:
 			t.Errorf("%s: annotation %s", file, k)
 		}
 	}

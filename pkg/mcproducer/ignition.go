@@ -12,7 +12,6 @@ import (
 	translate3_4 "github.com/coreos/ignition/v2/config/v3_4/translate"
 	translate3_5 "github.com/coreos/ignition/v2/config/v3_5/translate"
 	"github.com/coreos/ignition/v2/config/validate"
-	"github.com/vincent-petithory/dataurl"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/day1kmod/day1kmod/internal/ynode"
@@ -143,9 +142,9 @@ func additionalModules(ms []ModuleSpec) []nodescripts.Module {
 // file is an Ignition file with its contents in a data: URL: text
 // ("data:,...", see textDataURL) when text is true, base64 otherwise.
 func file(path string, mode int, contents []byte, text bool) ign.File {
-	src := textDataURL(contents)
-	if !text {
-		src = dataURL(contents)
+	src := dataURL(contents)
+	if text {
+		src = textDataURL(contents)
 	}
 	return ign.File{
 		Node: ign.Node{Path: path, Overwrite: ptr(true)},
@@ -161,18 +160,24 @@ func file(path string, mode int, contents []byte, text bool) ign.File {
 // except for the reserved characters a URL's data may hold as they are,
 // which are most of a key=value line: "=", "/", ":", ",", "+", "@", "$".
 func textDataURL(b []byte) string {
-	var out strings.Builder
-	out.WriteString("data:,")
-	start := 0
-	for i, c := range b {
-		if strings.IndexByte("=/:,+@$", c) >= 0 {
-			out.WriteString(dataurl.Escape(b[start:i]))
-			out.WriteByte(c)
-			start = i + 1
+	const hex = "0123456789ABCDEF"
+	out := make([]byte, 0, len("data:,")+len(b)+len(b)/2)
+	out = append(out, "data:,"...)
+	for _, c := range b {
+		if keptInTextURL(c) {
+			out = append(out, c)
+		} else {
+			out = append(out, '%', hex[c>>4], hex[c&15])
 		}
 	}
-	out.WriteString(dataurl.Escape(b[start:]))
-	return out.String()
+	return string(out)
+}
+
+// keptInTextURL: RFC 2396's unreserved characters (those dataurl.Escape
+// keeps) and the reserved ones above.
+func keptInTextURL(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		strings.IndexByte("-_.!~*'()"+"=/:,+@$", c) >= 0
 }
 
 // dataURL is the base64 data: URL of a file's contents; a node script's is

@@ -1,6 +1,8 @@
 package mcproducer
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/base64"
 	"fmt"
 	"slices"
@@ -140,17 +142,21 @@ func additionalModules(ms []ModuleSpec) []nodescripts.Module {
 }
 
 // file is an Ignition file with its contents in a data: URL: text
-// ("data:,...", see textDataURL) when text is true, base64 otherwise.
+// ("data:,...", see textDataURL) when text is true; a node script gzipped
+// (see scriptSources); anything else base64.
 func file(path string, mode int, contents []byte, text bool) ign.File {
-	src := dataURL(contents)
-	if text {
-		src = textDataURL(contents)
+	res := ign.Resource{Source: ptr(encodeDataURL(contents))}
+	switch src, isScript := scriptSources()[string(contents)]; {
+	case text:
+		res.Source = ptr(textDataURL(contents))
+	case isScript:
+		res = ign.Resource{Source: ptr(src), Compression: ptr("gzip")}
 	}
 	return ign.File{
 		Node: ign.Node{Path: path, Overwrite: ptr(true)},
 		FileEmbedded1: ign.FileEmbedded1{
 			Mode:     ptr(mode),
-			Contents: ign.Resource{Source: ptr(src)},
+			Contents: res,
 		},
 	}
 }
@@ -180,26 +186,39 @@ func keptInTextURL(c byte) bool {
 		strings.IndexByte("-_.!~*'()"+"=/:,+@$", c) >= 0
 }
 
-// dataURL is the base64 data: URL of a file's contents; a node script's is
-// encoded once per process.
-func dataURL(contents []byte) string {
-	if u, ok := scriptSources()[string(contents)]; ok {
-		return u
-	}
-	return encodeDataURL(contents)
-}
-
 func encodeDataURL(b []byte) string {
 	return "data:;base64," + base64.StdEncoding.EncodeToString(b)
 }
 
-// scriptSources maps each node script to its data URL; scriptStandIns maps
-// that data URL to a short one that stands in for it during validation.
+// gzipped is b compressed with a header that holds no time or name, so the
+// same script gives the same bytes.
+func gzipped(b []byte) []byte {
+	var out bytes.Buffer
+	w, err := gzip.NewWriterLevel(&out, gzip.BestCompression)
+	if err == nil {
+		_, err = w.Write(b)
+	}
+	if err == nil {
+		err = w.Close()
+	}
+	if err != nil { // writing to a bytes.Buffer does not fail
+		panic(err)
+	}
+	return out.Bytes()
+}
+
+// scriptSources maps each node script to its source: gzipped, then base64.
+// The scripts are most of a MachineConfig; compressed, they are about a
+// third of what they are as plain base64, which the MCO's size limit, the
+// API server and every reader and writer of the output feel. Ignition
+// (spec 3.1 and later) and the MCD decompress "compression: gzip".
+// scriptStandIns maps each such source to a short one that stands in for it
+// during validation.
 var (
 	scriptSources = sync.OnceValue(func() map[string]string {
 		m := map[string]string{}
 		for _, s := range nodescripts.Scripts() {
-			m[s] = encodeDataURL([]byte(s))
+			m[s] = encodeDataURL(gzipped([]byte(s)))
 		}
 		return m
 	})

@@ -2,7 +2,9 @@ package mcproducer
 
 import (
 	"bytes"
+	"compress/gzip"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -160,13 +162,30 @@ func decode(t *testing.T, out []byte, version string) decoded {
 	return d
 }
 
+// contents decodes a file's contents as Ignition and the MCD do.
 func contents(t *testing.T, f ign.File) []byte {
 	t.Helper()
 	u, err := dataurl.DecodeString(*f.Contents.Source)
 	if err != nil {
 		t.Fatalf("%s: %v", f.Path, err)
 	}
-	return u.Data
+	switch c := f.Contents.Compression; {
+	case c == nil || *c == "":
+		return u.Data
+	case *c == "gzip":
+		r, err := gzip.NewReader(bytes.NewReader(u.Data))
+		if err != nil {
+			t.Fatalf("%s: %v", f.Path, err)
+		}
+		b, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatalf("%s: %v", f.Path, err)
+		}
+		return b
+	default:
+		t.Fatalf("%s: compression %q", f.Path, *c)
+		return nil
+	}
 }
 
 func TestOutputIsAcceptedByRealParsers(t *testing.T) {

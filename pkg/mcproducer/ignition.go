@@ -145,12 +145,14 @@ func additionalModules(ms []ModuleSpec) []nodescripts.Module {
 // ("data:,...", see textDataURL) when text is true; a node script gzipped
 // (see scriptSources); anything else base64.
 func file(path string, mode int, contents []byte, text bool) ign.File {
-	res := ign.Resource{Source: ptr(encodeDataURL(contents))}
+	var res ign.Resource
 	switch src, isScript := scriptSources()[string(contents)]; {
 	case text:
 		res.Source = ptr(textDataURL(contents))
 	case isScript:
 		res = ign.Resource{Source: ptr(src), Compression: ptr("gzip")}
+	default:
+		res.Source = ptr(encodeDataURL(contents))
 	}
 	return ign.File{
 		Node: ign.Node{Path: path, Overwrite: ptr(true)},

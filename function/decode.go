@@ -229,6 +229,8 @@ const (
 	cmModuleParameters      = "moduleParameters"
 	cmFirmwarePath          = "firmwarePath"
 	cmIgnitionVersion       = "ignitionVersion"
+	cmMaxKubeletDelay       = "maxKubeletDelay"
+	cmRebootPolicy          = "rebootPolicy"
 	cmPoolNodeSelector      = "machineConfigPoolSpec.nodeSelector"
 	cmPoolMaxUnavailable    = "machineConfigPoolSpec.maxUnavailable"
 	cmPoolPaused            = "machineConfigPoolSpec.paused"
@@ -237,7 +239,7 @@ const (
 var configMapKeys = []string{
 	cmName, cmMachineConfigName, cmMachineConfigPool, cmKernelModuleImage, cmKernelModuleName,
 	cmInTreeModulesToRemove, cmModuleParameters, cmFirmwarePath, cmIgnitionVersion,
-	cmPoolNodeSelector, cmPoolMaxUnavailable, cmPoolPaused,
+	cmMaxKubeletDelay, cmRebootPolicy, cmPoolNodeSelector, cmPoolMaxUnavailable, cmPoolPaused,
 }
 
 // decodeConfigMap reads the flat keys of a ConfigMap functionConfig.
@@ -296,6 +298,8 @@ func decodeConfigMap(o *fn.KubeObject) (*source, field.ErrorList) {
 		ModuleParameters:      splitList(cmModuleParameters, strings.Fields),
 		FirmwarePath:          m[cmFirmwarePath],
 		IgnitionVersion:       m[cmIgnitionVersion],
+		MaxKubeletDelay:       m[cmMaxKubeletDelay],
+		RebootPolicy:          m[cmRebootPolicy],
 	}}
 	_, hasSel := m[cmPoolNodeSelector]
 	_, hasMax := m[cmPoolMaxUnavailable]

@@ -41,6 +41,21 @@ CONFIGURATION (functionConfig, or items of this kind in a kpt package)
     inTreeModulesToRemove: [ice]     # default: [kernelModuleName]; [] = none
     moduleParameters: ["debug=1"]    # optional, passed to modprobe
     firmwarePath: /firmware          # optional, directory inside the image
+    maxKubeletDelay: 5m              # default 5m, 30s..1h: how long a node's boot may
+                                     # hold the kubelet while it fetches the module
+                                     # (install, kernel upgrade, new image); past it
+                                     # the kubelet starts with the in-tree driver and
+                                     # the fetch goes on in the background
+    rebootPolicy: BeforeKubelet      # what a finished fetch may do:
+                                     #  BeforeKubelet (default): reboot only while the
+                                     #   kubelet is held, so no workload runs; a late
+                                     #   fetch is staged and loaded at the next reboot
+                                     #   (the MCD's next drained one)
+                                     #  Always: a late fetch reboots the node too. RISK:
+                                     #   its pods are killed without a drain, and a
+                                     #   node the MCD is updating may go Degraded
+                                     #  Never: day1kmod never reboots; the module is
+                                     #   loaded at the next reboot someone else makes
     ignitionVersion: 3.2.0           # 3.2.0 (default, OpenShift 4.8+), 3.4.0, 3.5.0
     machineConfigPoolSpec:           # optional: also generate a custom pool
       nodeSelector:                  #   required in it
@@ -59,7 +74,8 @@ CONFIGURATION (functionConfig, or items of this kind in a kpt package)
   kernelModuleImage, kernelModuleName, inTreeModulesToRemove (comma-separated),
   moduleParameters (separated by spaces, like a modprobe command line, since
   an array parameter takes commas: "debug=1 arr=1,2"), firmwarePath,
-  ignitionVersion, machineConfigPoolSpec.nodeSelector (comma-separated
+  maxKubeletDelay, rebootPolicy, ignitionVersion,
+  machineConfigPoolSpec.nodeSelector (comma-separated
   label=value pairs), machineConfigPoolSpec.maxUnavailable,
   machineConfigPoolSpec.paused. An empty value is an explicit empty list:
   "inTreeModulesToRemove=" removes no in-tree module; leaving the key out

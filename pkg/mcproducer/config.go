@@ -3,7 +3,12 @@
 // node scripts, their configuration and the systemd units that run them.
 package mcproducer
 
-import "strings"
+import (
+	"strings"
+	"time"
+
+	"github.com/day1kmod/day1kmod/pkg/nodescripts"
+)
 
 // Ignition spec versions the producer can emit. 3.2.0 is accepted by every
 // OpenShift release from 4.8 on, so it is the default.
@@ -38,6 +43,19 @@ type Config struct {
 	// FirmwarePath is an absolute directory inside the image whose files the
 	// module loads as firmware. Empty: no firmware.
 	FirmwarePath string `json:"firmwarePath,omitempty"`
+	// MaxKubeletDelay is how long the gate may hold the kubelet on a boot that
+	// must fetch the module (install, kernel upgrade, new image), as a Go
+	// duration: whole seconds from 30s to 1h. Past it the kubelet starts with
+	// the in-tree driver and the fetch goes on in the background.
+	// Empty: DefaultMaxKubeletDelay.
+	MaxKubeletDelay string `json:"maxKubeletDelay,omitempty"`
+	// RebootPolicy says when day1kmod may reboot a node after a fetch:
+	// RebootBeforeKubelet (only while the gate holds the kubelet, so no
+	// workload runs; a late fetch is staged for the next reboot),
+	// RebootAlways (a late fetch reboots too: pods are killed without a
+	// drain, a node the MCD is updating may go Degraded) or RebootNever.
+	// Empty: RebootBeforeKubelet.
+	RebootPolicy string `json:"rebootPolicy,omitempty"`
 	// IgnitionVersion is the Ignition spec version of the embedded config.
 	// Empty: DefaultIgnitionSpec.
 	IgnitionVersion string `json:"ignitionVersion,omitempty"`
@@ -55,10 +73,34 @@ func (c Config) WithDefaults() Config {
 	if c.InTreeModulesToRemove == nil && c.KernelModuleName != "" {
 		c.InTreeModulesToRemove = []string{c.KernelModuleName}
 	}
+	if c.MaxKubeletDelay == "" {
+		c.MaxKubeletDelay = DefaultMaxKubeletDelay
+	}
+	if c.RebootPolicy == "" {
+		c.RebootPolicy = RebootBeforeKubelet
+	}
 	if c.IgnitionVersion == "" {
 		c.IgnitionVersion = DefaultIgnitionSpec
 	}
 	return c
+}
+
+// The reboot policies Config.RebootPolicy takes, and the defaults of the
+// node lifecycle settings (the node scripts' own definitions).
+const (
+	RebootBeforeKubelet = string(nodescripts.RebootBeforeKubelet)
+	RebootAlways        = string(nodescripts.RebootAlways)
+	RebootNever         = string(nodescripts.RebootNever)
+)
+
+// DefaultMaxKubeletDelay is Config.MaxKubeletDelay when empty:
+// nodescripts.DefaultMaxKubeletDelay as a user writes it (a test holds them equal).
+const DefaultMaxKubeletDelay = "5m"
+
+// maxKubeletDelay is the parsed delay of a validated, defaulted c.
+func (c Config) maxKubeletDelay() time.Duration {
+	d, _ := time.ParseDuration(c.MaxKubeletDelay)
+	return d
 }
 
 // defaultMachineConfigName follows the MCO's convention for user content

@@ -42,17 +42,19 @@ func FuzzNewMachineConfig(f *testing.F) {
 		d := c.WithDefaults()
 		dec := decode(t, out, d.IgnitionVersion)
 		name = d.Name // the defaulted N
-		if len(dec.files) != 4 || len(dec.units) != 2 {
+		if len(dec.files) != 5 || len(dec.units) != 3 {
 			t.Fatalf("files %v units %v", keys(dec.files), keys(dec.units))
 		}
 		for path, want := range map[string][]byte{
 			nodescripts.LibPath(name): []byte(nodescripts.Lib), nodescripts.LoadPath(name): []byte(nodescripts.Load), nodescripts.PullPath(name): []byte(nodescripts.Pull),
+			nodescripts.FetchPath(name): []byte(nodescripts.Fetch),
 		} {
 			if !bytes.Equal(contents(t, dec.files[path]), want) {
 				t.Fatalf("%s is not the embedded script", path)
 			}
 		}
-		if *dec.units[nodescripts.LoadUnit(name)].Contents != loadUnit(name) || *dec.units[nodescripts.PullUnit(name)].Contents != pullUnit(name) {
+		if *dec.units[nodescripts.LoadUnit(name)].Contents != loadUnit(name) || *dec.units[nodescripts.PullUnit(name)].Contents != pullUnit(name) ||
+			*dec.units[nodescripts.FetchUnit(name)].Contents != fetchUnit(name) {
 			t.Fatal("a unit depends on more than N")
 		}
 		keysSeen := map[string]bool{}

@@ -31,6 +31,9 @@ func ignitionConfig(c Config) ([]byte, error) {
 		InTreeModules: c.InTreeModulesToRemove,
 		Parameters:    c.ModuleParameters,
 		FirmwarePath:  c.FirmwarePath,
+		// Validated and defaulted: whole seconds in range, a known policy.
+		MaxKubeletDelay: c.maxKubeletDelay(),
+		RebootPolicy:    nodescripts.RebootPolicy(c.RebootPolicy),
 	})
 	if err != nil {
 		return nil, err
@@ -43,6 +46,8 @@ func ignitionConfig(c Config) ([]byte, error) {
 	cfg.Systemd.Units = []ign.Unit{
 		enabledUnit(nodescripts.LoadUnit(name), loadUnit(name)),
 		enabledUnit(nodescripts.PullUnit(name), pullUnit(name)),
+		// Not enabled: the gate starts it when the tree is missing.
+		{Name: nodescripts.FetchUnit(name), Contents: ptr(fetchUnit(name))},
 	}
 	raw, err := compactJSON(cfg)
 	if err != nil {

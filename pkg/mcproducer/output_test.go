@@ -216,6 +216,7 @@ func TestNodeFilesAndUnits(t *testing.T) {
 		nodescripts.LibPath(name):    {0o755, []byte(nodescripts.Lib)},
 		nodescripts.LoadPath(name):   {0o755, []byte(nodescripts.Load)},
 		nodescripts.PullPath(name):   {0o755, []byte(nodescripts.Pull)},
+		nodescripts.FetchPath(name):  {0o755, []byte(nodescripts.Fetch)},
 		nodescripts.ConfigPath(name): {0o644, nil},
 	}
 	if len(dec.files) != len(wantFiles) {
@@ -235,27 +236,27 @@ func TestNodeFilesAndUnits(t *testing.T) {
 		}
 	}
 	conf := string(contents(t, dec.files[nodescripts.ConfigPath(name)]))
-	for _, v := range []string{c.KernelModuleImage, "debug=1 enable_lldp", "irdma ice", c.FirmwarePath} {
+	for _, v := range []string{c.KernelModuleImage, "debug=1 enable_lldp", "irdma ice", c.FirmwarePath,
+		"\nmax_kubelet_delay=300\n", "\nreboot_policy=BeforeKubelet\n"} {
 		if !strings.Contains(conf, v) {
 			t.Errorf("config file lacks %q:\n%s", v, conf)
 		}
 	}
-	load, pull := dec.units[nodescripts.LoadUnit(name)], dec.units[nodescripts.PullUnit(name)]
-	if load.Enabled == nil || !*load.Enabled || pull.Enabled == nil || !*pull.Enabled {
-		t.Fatalf("units not enabled: %v", keys(dec.units))
+	load, pull, fetch := dec.units[nodescripts.LoadUnit(name)], dec.units[nodescripts.PullUnit(name)], dec.units[nodescripts.FetchUnit(name)]
+	if len(dec.units) != 3 || load.Contents == nil || pull.Contents == nil || fetch.Contents == nil {
+		t.Fatalf("units %v", keys(dec.units))
 	}
-	for _, line := range []string{"DefaultDependencies=no", "Before=network-pre.target shutdown.target", "Wants=network-pre.target",
-		"After=local-fs.target systemd-modules-load.service systemd-udev-trigger.service",
-		"ExecStart=/usr/local/bin/day1kmod-ice-load.sh /etc/day1kmod/ice.conf"} {
-		if !strings.Contains(*load.Contents, line+"\n") {
-			t.Errorf("load unit lacks %q:\n%s", line, *load.Contents)
-		}
+	// The load unit and the gate start at boot; the gate starts the fetch.
+	if load.Enabled == nil || !*load.Enabled || pull.Enabled == nil || !*pull.Enabled || fetch.Enabled != nil {
+		t.Errorf("enabled: load %v, pull %v, fetch %v; want load and pull enabled, fetch left alone", load.Enabled, pull.Enabled, fetch.Enabled)
 	}
-	for _, line := range []string{"After=network-online.target day1kmod-load-ice.service", "Wants=network-online.target",
-		"Restart=on-failure", "RestartPreventExitStatus=2",
-		"ExecStart=/usr/local/bin/day1kmod-ice-pull.sh /etc/day1kmod/ice.conf"} {
-		if !strings.Contains(*pull.Contents, line+"\n") {
-			t.Errorf("pull unit lacks %q:\n%s", line, *pull.Contents)
+	for u, want := range map[string]string{
+		*load.Contents:  loadUnit(name),
+		*pull.Contents:  pullUnit(name),
+		*fetch.Contents: fetchUnit(name),
+	} {
+		if u != want {
+			t.Errorf("unit in the config differs from the generator's:\n%s", u)
 		}
 	}
 	for _, u := range dec.units {

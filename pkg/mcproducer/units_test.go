@@ -7,6 +7,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/unit"
+
+	"github.com/day1kmod/day1kmod/pkg/nodescripts"
 )
 
 // requireTool skips when a checker is missing on a developer's machine; in
@@ -70,5 +75,84 @@ func TestUnitsPassSystemdAnalyze(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// unitOptions parses a generated unit with go-systemd's parser: section/key -> values.
+func unitOptions(t *testing.T, contents string) map[string][]string {
+	t.Helper()
+	opts, err := unit.Deserialize(strings.NewReader(contents))
+	if err != nil {
+		t.Fatalf("parsing the unit: %v\n%s", err, contents)
+	}
+	m := map[string][]string{}
+	for _, o := range opts {
+		m[o.Section+"/"+o.Name] = append(m[o.Section+"/"+o.Name], o.Value)
+	}
+	return m
+}
+
+// parseSystemdTime reads the "Nmin" / "Ns" values the generator writes.
+func parseSystemdTime(t *testing.T, v string) time.Duration {
+	t.Helper()
+	d, err := time.ParseDuration(strings.Replace(v, "min", "m", 1))
+	if err != nil || d <= 0 {
+		t.Fatalf("TimeoutStartSec=%q is not a finite time: %v", v, err)
+	}
+	return d
+}
+
+func TestUnitsOrdering(t *testing.T) {
+	const n = "ice"
+	load, gate, fetch := unitOptions(t, loadUnit(n)), unitOptions(t, pullUnit(n)), unitOptions(t, fetchUnit(n))
+	want := func(unitName string, m map[string][]string, key string, values ...string) {
+		t.Helper()
+		if got := m[key]; strings.Join(got, "|") != strings.Join(values, "|") {
+			t.Errorf("%s %s = %q, want %q", unitName, key, got, values)
+		}
+	}
+	// The load unit: before the network, bounded at 10 minutes at most.
+	want("load", load, "Unit/Before", "network-pre.target shutdown.target")
+	want("load", load, "Unit/DefaultDependencies", "no")
+	if d := parseSystemdTime(t, load["Service/TimeoutStartSec"][0]); d > 10*time.Minute || d != nodescripts.LoadTimeout {
+		t.Errorf("load TimeoutStartSec %s: want nodescripts.LoadTimeout, at most 10 min", d)
+	}
+	// The gate: after the network and the MCD's firstboot service (which
+	// rebases and reboots on the install boot), before the kubelet; not on
+	// the install boot; no restarts; a bound above the largest delay.
+	want("gate", gate, "Unit/Wants", "network-online.target")
+	want("gate", gate, "Unit/After", "network-online.target machine-config-daemon-firstboot.service day1kmod-load-ice.service")
+	want("gate", gate, "Unit/Before", "kubelet-dependencies.target kubelet.service")
+	want("gate", gate, "Unit/ConditionPathExists", "!/etc/ignition-machine-config-encapsulated.json")
+	want("gate", gate, "Service/Type", "oneshot")
+	want("gate", gate, "Service/RemainAfterExit", "yes")
+	want("gate", gate, "Service/ExecStart", "/usr/local/bin/day1kmod-ice-pull.sh /etc/day1kmod/ice.conf")
+	want("gate", gate, "Install/WantedBy", "multi-user.target")
+	if d := parseSystemdTime(t, gate["Service/TimeoutStartSec"][0]); d <= nodescripts.MaxMaxKubeletDelay {
+		t.Errorf("gate TimeoutStartSec %s: want above the largest maxKubeletDelay %s", d, nodescripts.MaxMaxKubeletDelay)
+	}
+	// The fetch: started by the gate, never at boot by itself, never
+	// restarted by systemd (it backs off by itself).
+	want("fetch", fetch, "Unit/After", "network-online.target")
+	want("fetch", fetch, "Service/ExecStart", "/usr/local/bin/day1kmod-ice-fetch.sh /etc/day1kmod/ice.conf")
+	want("fetch", fetch, "Install/WantedBy")
+	for name, m := range map[string]map[string][]string{"load": load, "gate": gate, "fetch": fetch} {
+		for _, k := range []string{"Service/Restart", "Service/RestartSec"} {
+			if v, ok := m[k]; ok {
+				t.Errorf("%s has %s=%v: a restart loop is what the node lifecycle avoids", name, k, v)
+			}
+		}
+	}
+	// Every ordering line says, in a comment right above it, what it waits
+	// for and why.
+	for name, contents := range map[string]string{"load": loadUnit(n), "gate": pullUnit(n), "fetch": fetchUnit(n)} {
+		lines := strings.Split(contents, "\n")
+		for i, l := range lines {
+			if strings.HasPrefix(l, "After=") || strings.HasPrefix(l, "Before=") || strings.HasPrefix(l, "ConditionPathExists=") {
+				if i == 0 || !strings.HasPrefix(lines[i-1], "# ") {
+					t.Errorf("%s: %q has no comment above it", name, l)
+				}
+			}
+		}
 	}
 }

@@ -6,9 +6,12 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/day1kmod/day1kmod/pkg/nodescripts"
 )
 
 // The patterns admit nothing that could end a unit line or a shell word, or
@@ -115,10 +118,51 @@ func (c Config) Validate(specPath, namePath *field.Path) field.ErrorList {
 		}
 	}
 
+	errs = append(errs, validateLifecycle(c, at)...)
+
 	if v := c.IgnitionVersion; v != "" && !slices.Contains(SupportedIgnitionVersions, v) {
 		errs = append(errs, field.NotSupported(at("ignitionVersion"), v, SupportedIgnitionVersions))
 	}
 	return errs
+}
+
+// validateLifecycle checks the node lifecycle settings: the gate's bound and
+// the reboot policy. Empty values take their defaults.
+func validateLifecycle(c Config, at func(string) *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if v := c.MaxKubeletDelay; v != "" {
+		lo, hi := nodescripts.MinMaxKubeletDelay, nodescripts.MaxMaxKubeletDelay
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil:
+			errs = append(errs, field.Invalid(at("maxKubeletDelay"), v, "must be a duration such as 90s, 5m or 1h"))
+		case d < lo || d > hi:
+			errs = append(errs, field.Invalid(at("maxKubeletDelay"), v, fmt.Sprintf("must be from %s to %s", shortDuration(lo), shortDuration(hi))))
+		case d%time.Second != 0:
+			errs = append(errs, field.Invalid(at("maxKubeletDelay"), v, "must be whole seconds"))
+		}
+	}
+	if v := c.RebootPolicy; v != "" {
+		var valid []string
+		for _, p := range nodescripts.RebootPolicies {
+			valid = append(valid, string(p))
+		}
+		if !slices.Contains(valid, v) {
+			errs = append(errs, field.NotSupported(at("rebootPolicy"), v, valid))
+		}
+	}
+	return errs
+}
+
+// shortDuration writes 1h rather than time's 1h0m0s.
+func shortDuration(d time.Duration) string {
+	switch {
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
+	return fmt.Sprintf("%ds", d/time.Second)
 }
 
 func validateName(n string, p *field.Path) field.ErrorList {

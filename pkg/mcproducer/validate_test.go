@@ -4,6 +4,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/day1kmod/day1kmod/pkg/nodescripts"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -79,6 +82,16 @@ var badInput = []struct {
 	{"firmware with newline", func(c *Config) { c.FirmwarePath = "/fw\n/etc" }, "firmwarePath", field.ErrorTypeInvalid},
 	{"ignition version unknown", func(c *Config) { c.IgnitionVersion = "3.3.0" }, "ignitionVersion", field.ErrorTypeNotSupported},
 	{"ignition version 2", func(c *Config) { c.IgnitionVersion = "2.2.0" }, "ignitionVersion", field.ErrorTypeNotSupported},
+	{"kubelet delay without unit", func(c *Config) { c.MaxKubeletDelay = "300" }, "maxKubeletDelay", field.ErrorTypeInvalid},
+	{"kubelet delay not a duration", func(c *Config) { c.MaxKubeletDelay = "five minutes" }, "maxKubeletDelay", field.ErrorTypeInvalid},
+	{"kubelet delay below 30s", func(c *Config) { c.MaxKubeletDelay = "29s" }, "maxKubeletDelay", field.ErrorTypeInvalid},
+	{"kubelet delay above 1h", func(c *Config) { c.MaxKubeletDelay = "61m" }, "maxKubeletDelay", field.ErrorTypeInvalid},
+	{"kubelet delay negative", func(c *Config) { c.MaxKubeletDelay = "-5m" }, "maxKubeletDelay", field.ErrorTypeInvalid},
+	{"kubelet delay fraction of a second", func(c *Config) { c.MaxKubeletDelay = "90.5s" }, "maxKubeletDelay", field.ErrorTypeInvalid},
+	{"kubelet delay with newline", func(c *Config) { c.MaxKubeletDelay = "5m\nreboot_policy=Always" }, "maxKubeletDelay", field.ErrorTypeInvalid},
+	{"reboot policy lower case", func(c *Config) { c.RebootPolicy = "always" }, "rebootPolicy", field.ErrorTypeNotSupported},
+	{"reboot policy unknown", func(c *Config) { c.RebootPolicy = "OnDrain" }, "rebootPolicy", field.ErrorTypeNotSupported},
+	{"reboot policy with newline", func(c *Config) { c.RebootPolicy = "Never\nExecStart=/bin/sh" }, "rebootPolicy", field.ErrorTypeNotSupported},
 	{"name with slash", func(c *Config) { c.Name = "ice/../x" }, "name", field.ErrorTypeInvalid},
 	{"name with space", func(c *Config) { c.Name = "ice x" }, "name", field.ErrorTypeInvalid},
 	{"name starting with dot", func(c *Config) { c.Name = ".ice" }, "name", field.ErrorTypeInvalid},
@@ -193,6 +206,9 @@ func TestValidAccepted(t *testing.T) {
 		"dotted name":     {Name: "ice.acme.io", MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "ice"},
 		"ignition 3.5.0":  {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "ice", IgnitionVersion: "3.5.0"},
 		"dash underscore": {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "mlx5_core", InTreeModulesToRemove: []string{"mlx5_ib", "mlx5-core"}},
+		"shortest delay":  {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "ice", MaxKubeletDelay: "30s", RebootPolicy: "Always"},
+		"longest delay":   {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "ice", MaxKubeletDelay: "1h", RebootPolicy: "Never"},
+		"mixed delay":     {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "ice", MaxKubeletDelay: "2m30s", RebootPolicy: "BeforeKubelet"},
 	} {
 		if errs := c.Validate(nil, nil); len(errs) != 0 {
 			t.Errorf("%s: refused: %v", name, errs)
@@ -233,6 +249,33 @@ func TestParseImageModes(t *testing.T) {
 		}
 		if img.Reference != tc.ref || img.FollowsKernel != tc.follows {
 			t.Errorf("%s: got %+v, want %s follows=%v", tc.in, img, tc.ref, tc.follows)
+		}
+	}
+}
+
+// The defaults of the node lifecycle settings, and what lands in the
+// config file the node scripts read.
+func TestLifecycleDefaultsAndConfigFile(t *testing.T) {
+	d := seedConfig().WithDefaults()
+	if d.MaxKubeletDelay != "5m" || d.RebootPolicy != "BeforeKubelet" {
+		t.Errorf("defaults: maxKubeletDelay %q, rebootPolicy %q", d.MaxKubeletDelay, d.RebootPolicy)
+	}
+	if got, err := time.ParseDuration(DefaultMaxKubeletDelay); err != nil || got != nodescripts.DefaultMaxKubeletDelay {
+		t.Errorf("DefaultMaxKubeletDelay %q differs from the node scripts' %s", DefaultMaxKubeletDelay, nodescripts.DefaultMaxKubeletDelay)
+	}
+	for _, tc := range []struct{ delay, policy, wantDelay, wantPolicy string }{
+		{"", "", "300", "BeforeKubelet"},
+		{"90s", "Always", "90", "Always"},
+		{"1h", "Never", "3600", "Never"},
+	} {
+		c := seedConfig()
+		c.MaxKubeletDelay, c.RebootPolicy = tc.delay, tc.policy
+		d := c.WithDefaults()
+		conf := string(contents(t, decode(t, produce(t, c), d.IgnitionVersion).files[nodescripts.ConfigPath(d.Name)]))
+		for _, line := range []string{"\nmax_kubelet_delay=" + tc.wantDelay + "\n", "\nreboot_policy=" + tc.wantPolicy + "\n"} {
+			if !strings.Contains(conf, line) {
+				t.Errorf("%+v: config file lacks %q:\n%s", tc, line, conf)
+			}
 		}
 	}
 }

@@ -19,14 +19,14 @@ var scenarios = []struct {
 		conf := n.config(iceConfig())
 		r := n.run("load.sh", conf)
 		n.wantCode(r, 0)
-		n.wantLog(r, "day1kmod[ice]: nothing on disk for kernel "+k1, n.state("ice", k1), "the pull unit will fetch image '"+iceRepo+":"+k1+"'")
+		n.wantLog(r, "day1kmod[ice]: nothing on disk for kernel "+k1, n.state("ice", k1), "the gate (day1kmod-pull-ice.service) fetches image '"+iceRepo+":"+k1+"'")
 		n.wantCalls(r, "modprobe")
 		n.wantCalls(r, "modinfo")
 		n.wantCalls(r, "podman")
 		n.wantModule("ice", "in-tree")
 	}},
 
-	{"pull extracts the image and reboots exactly once", func(t *testing.T, n *node) {
+	{"gate: the fetch finishes in time: extracted, one reboot before the kubelet", func(t *testing.T, n *node) {
 		ref := iceRepo + ":" + k1
 		n.addImage(ref, digestA, image{kernels: []string{k1}, symlinks: map[string]string{
 			"opt/lib/modules/" + k1 + "/host": "/lib/modules/" + k1, // in-tree dependencies, resolved on the node
@@ -42,8 +42,10 @@ var scenarios = []struct {
 			"podman image mount "+ref,
 			"podman image unmount "+ref,
 			"podman rmi "+ref)
-		n.wantCalls(r, "systemctl", listPulls, "systemctl reboot") // no other pull running: no wait
-		n.wantCalls(r, "depmod")                                   // the image has its module index
+		// The fetch sees the gate still holding the kubelet; no other gate
+		// runs: no wait, the gate reboots.
+		n.wantCalls(r, "systemctl", startFetch, gateHolds[0], gateHolds[1], gateHolds[2], listPulls, "systemctl reboot")
+		n.wantCalls(r, "depmod") // the image has its module index
 		if s := r.of("sync"); len(s) != 1 || !strings.HasPrefix(s[0], "sync -f $ROOT/var/lib/day1kmod/ice/.tmp-"+k1+".") {
 			t.Errorf("want the temp tree synced before the rename, got %q", s)
 		}
@@ -69,7 +71,7 @@ var scenarios = []struct {
 		// The unit started again on the same boot: nothing to do.
 		r = n.run("pull.sh", conf)
 		n.wantCode(r, 0)
-		n.wantLog(r, "already on disk")
+		n.wantLog(r, "nothing to fetch")
 		n.wantCalls(r, "podman")
 		n.wantReboots(1)
 	}},
@@ -246,25 +248,7 @@ var scenarios = []struct {
 		n.wantModule("ice", "in-tree")
 	}},
 
-	{"registry unreachable: retries with back-off, no reboot, failure reported", func(t *testing.T, n *node) {
-		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
-		conf := n.config(iceConfig())
-		r := n.run("pull.sh", conf, "FAKE_PULL_FAILS=1000")
-		n.wantCode(r, 1)
-		if got := len(r.of("podman pull")); got != 8 {
-			t.Errorf("%d pull attempts, want 8", got)
-		}
-		n.wantCalls(r, "sleep", "sleep 5", "sleep 10", "sleep 20", "sleep 40", "sleep 60", "sleep 60", "sleep 60")
-		n.wantCalls(r, "systemctl")
-		n.wantReboots(0)
-		n.wantLog(r, "ERROR: could not pull image '"+iceRepo+":"+k1+"' after 8 attempts; not rebooting")
-		n.wantAbsent(n.state("ice", k1))
-		if len(n.temps("ice")) != 0 {
-			t.Errorf("temps left: %v", n.temps("ice"))
-		}
-	}},
-
-	{"registry reachable after two failures: pulled, one reboot", func(t *testing.T, n *node) {
+	{"registry reachable after two failures: pulled within the bound, one reboot", func(t *testing.T, n *node) {
 		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
 		conf := n.config(iceConfig())
 		r := n.run("pull.sh", conf, "FAKE_PULL_FAILS=2")
@@ -287,10 +271,10 @@ var scenarios = []struct {
 		n.wantExists(n.state("ice", k1, "record"))
 	}},
 
-	{"pull killed mid-extract: the half tree is never used, the next run recovers", func(t *testing.T, n *node) {
+	{"fetch killed mid-extract: the half tree is never used, the next run recovers", func(t *testing.T, n *node) {
 		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
 		conf := n.config(iceConfig())
-		r := n.run("pull.sh", conf, "FAKE_CP_KILL=1")
+		r := n.run("fetch.sh", conf, "FAKE_CP_KILL=1")
 		if !r.killed {
 			t.Fatalf("pull was not killed: exit %d\n%s", r.code, r.stderr)
 		}
@@ -372,8 +356,9 @@ var scenarios = []struct {
 		n.wantCode(r, 0)
 		n.wantCalls(r, "podman pull", "podman pull "+iceRepo+":"+k1)
 		n.wantLog(r, "not rebooting again")
-		n.wantCalls(r, "systemctl")
+		n.wantCalls(r, "systemctl reboot")
 		n.wantReboots(1)
+		n.wantStatus("ice", map[string]string{"pull_result": "staged", "reboot_pending": "yes"})
 		n.wantExists(n.state("ice", k1, "record"), n.state("ice", "rebooted-"+k1+"-sha256_"+strings.Repeat("a", 64)))
 	}},
 
@@ -440,9 +425,11 @@ var scenarios = []struct {
 			c.Image = iceRepo + ":" + tc.tag
 			c.FirmwarePath = tc.firmware
 			conf := n.config(c)
-			r := n.run("pull.sh", conf)
-			n.wantCode(r, PullExitImageUnusable) // the unit must not retry on it
-			n.wantLog(r, tc.why, "not rebooting")
+			r := n.run("fetch.sh", conf)
+			n.wantCode(r, FetchExitImageUnusable) // no retry can help
+			n.wantLog(r, tc.why, "not retrying, not rebooting")
+			n.wantCalls(r, "sleep")
+			n.wantStatus("ice", map[string]string{"pull_result": "unusable"})
 			if len(r.of("podman image unmount")) != 1 || len(r.of("podman rmi")) != 1 {
 				t.Errorf("%s: image not unmounted and removed: %q", tc.tag, r.of("podman"))
 			}
@@ -504,7 +491,7 @@ var scenarios = []struct {
 		n.wantAbsent(pwned)
 	}},
 
-	{"another module's pull still running: one reboot after it, bounded wait", func(t *testing.T, n *node) {
+	{"another module's gate still waiting for its fetch: one reboot after it, bounded wait", func(t *testing.T, n *node) {
 		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
 		conf := n.config(iceConfig())
 		// Our own unit is activating too: it is never waited for.
@@ -514,7 +501,8 @@ var scenarios = []struct {
 		n.wantCode(r, 0)
 		n.wantLog(r, "waiting for "+PullUnit("e1000e-oot")+" to finish")
 		n.wantCalls(r, "sleep", "sleep 5", "sleep 5")
-		n.wantCalls(r, "systemctl", listPulls, listPulls, listPulls, "systemctl reboot")
+		n.wantCalls(r, "systemctl list-units", listPulls, listPulls, listPulls)
+		n.wantCalls(r, "systemctl reboot", "systemctl reboot")
 		n.wantReboots(1)
 
 		// Two pulls done at once must not wait for each other: one that
@@ -533,15 +521,16 @@ var scenarios = []struct {
 			t.Fatal(err)
 		}
 
-		// A unit that never finishes holds the reboot back 10 minutes at most.
+		// A gate that never finishes holds the reboot back until this
+		// gate's own bound (max_kubelet_delay, 300 s by default) at most.
 		n.boot(k2)
 		n.addImage(iceRepo+":"+k2, digestA, image{kernels: []string{k2}})
 		n.write(filepath.Join(n.fake, "activating-polls"), "1000")
 		r = n.run("pull.sh", conf)
 		n.wantCode(r, 0)
 		n.wantLog(r, "rebooting anyway")
-		if got := len(r.of("sleep")); got != 120 {
-			t.Errorf("slept %d times, want 600 s in 5 s steps", got)
+		if got := len(r.of("sleep")); got != 60 {
+			t.Errorf("slept %d times, want 300 s in 5 s steps", got)
 		}
 		n.wantReboots(3)
 	}},
@@ -552,8 +541,8 @@ var scenarios = []struct {
 		ice := n.config(iceConfig())
 		e1000e := n.config(Config{Name: "e1000e-oot", Image: "registry.example.com/acme/e1000e:" + KernelVersionPlaceholder,
 			Module: "e1000e", InTreeModules: []string{"e1000e"}})
-		// e1000e's pull is interrupted; ice's run must leave its temp alone.
-		r := n.run("pull.sh", e1000e, "FAKE_CP_KILL=1")
+		// e1000e's fetch is interrupted; ice's run must leave its temp alone.
+		r := n.run("fetch.sh", e1000e, "FAKE_CP_KILL=1")
 		if !r.killed {
 			t.Fatalf("not killed: %d", r.code)
 		}
@@ -590,7 +579,7 @@ var scenarios = []struct {
 		conf = n.config(c)
 		r := n.run("load.sh", conf)
 		n.wantCode(r, 0)
-		n.wantLog(r, "nothing on disk for this config", "the pull unit will fetch it")
+		n.wantLog(r, "nothing on disk for this config", "the gate (day1kmod-pull-ice.service) fetches it")
 		n.wantCalls(r, "modprobe")
 		r = n.run("pull.sh", conf)
 		n.wantCode(r, 0)
@@ -619,7 +608,7 @@ var scenarios = []struct {
 			"name=x\nimage=a\nmodule=ice\njunk\n",
 		} {
 			n.write(conf, bad)
-			for _, s := range []string{"load.sh", "pull.sh"} {
+			for _, s := range []string{"load.sh", "pull.sh", "fetch.sh"} {
 				r := n.run(s, conf)
 				n.wantCode(r, 1)
 				if len(r.calls) != 0 {
@@ -631,8 +620,18 @@ var scenarios = []struct {
 	}},
 }
 
-// listPulls is how pull.sh asks systemd for other pull units still running.
-const listPulls = "systemctl list-units --no-legend --plain --state=activating day1kmod-pull-*.service"
+// How the scripts ask systemd: for other gates still running, to start the
+// fetch, and (the fetch) whether the gate still holds the kubelet.
+const (
+	listPulls  = "systemctl list-units --no-legend --plain --state=activating day1kmod-pull-*.service"
+	startFetch = "systemctl start --no-block day1kmod-fetch-ice.service"
+)
+
+var gateHolds = []string{
+	"systemctl is-active day1kmod-pull-ice.service",
+	"systemctl show -P ActiveEnterTimestampMonotonic kubelet.service",
+	"systemctl is-active kubelet.service",
+}
 
 func TestNodeScenarios(t *testing.T) {
 	if _, err := os.Stat("/bin/bash"); err != nil {

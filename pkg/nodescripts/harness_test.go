@@ -104,13 +104,14 @@ func (n *node) writeModule(moddir, rel string, m moduleFile, noDep ...bool) {
 	n.write(filepath.Join(moddir, "modules.dep.bin"), "binary index\n")
 }
 
-// boot plays a (re)boot into kernel: the kernel's module state and the
-// firmware search path start afresh, and udev loads the in-tree modules given.
+// boot plays a (re)boot into kernel: the kernel's module state, the
+// firmware search path, /run and the units' states start afresh, and udev
+// loads the in-tree modules given.
 func (n *node) boot(kernel string, loaded ...string) {
 	n.t.Helper()
 	n.kernel = kernel
-	for _, p := range []string{"proc", "sys"} {
-		if err := os.RemoveAll(filepath.Join(n.root, p)); err != nil {
+	for _, p := range []string{filepath.Join(n.root, "proc"), filepath.Join(n.root, "sys"), filepath.Join(n.root, "run"), filepath.Join(n.fake, "state")} {
+		if err := os.RemoveAll(p); err != nil {
 			n.t.Fatal(err)
 		}
 	}
@@ -213,9 +214,15 @@ func (n *node) command(name string, args ...string) *exec.Cmd {
 	if err != nil {
 		n.t.Fatal(err)
 	}
-	realCp, err := exec.LookPath("cp")
+	scripts, err := filepath.Abs(".")
 	if err != nil {
 		n.t.Fatal(err)
+	}
+	real := map[string]string{}
+	for _, tool := range []string{"cp", "sleep", "date"} {
+		if real[tool], err = exec.LookPath(tool); err != nil {
+			n.t.Fatal(err)
+		}
 	}
 	if !strings.Contains(name, "/") {
 		name = filepath.Join(fakebin, name)
@@ -227,7 +234,10 @@ func (n *node) command(name string, args ...string) *exec.Cmd {
 		"DAY1KMOD_ROOT=" + n.root,
 		"FAKE_DIR=" + n.fake,
 		"FAKE_KERNEL=" + n.kernel,
-		"FAKE_REAL_CP=" + realCp,
+		"FAKE_REAL_CP=" + real["cp"],
+		"FAKE_REAL_SLEEP=" + real["sleep"],
+		"FAKE_REAL_DATE=" + real["date"],
+		"FAKE_SCRIPTS=" + scripts,
 		"LC_ALL=C",
 	}, n.knobs...)
 	return cmd
@@ -240,27 +250,24 @@ type result struct {
 	calls  []string // the fakes' calls, with the root shown as $ROOT
 }
 
-// run runs script (load.sh or pull.sh) of this directory with bash on conf,
-// with the node's knobs plus extra ones ("FAKE_...=..."). An absolute
-// script path is executed directly, as systemd does.
+// run runs script (load.sh, pull.sh or fetch.sh) of this directory with
+// bash on conf, with the node's knobs plus extra ones ("FAKE_...=..."). An
+// absolute script path is executed directly, as systemd does. While the
+// gate (pull.sh) runs, the fake systemd shows its unit activating, then
+// active or failed.
 func (n *node) run(script, conf string, knobs ...string) result {
 	n.t.Helper()
 	calls := filepath.Join(n.fake, "calls.log")
 	n.write(calls, "")
-	var cmd *exec.Cmd
-	if filepath.IsAbs(script) {
-		cmd = n.command(script, conf)
-	} else {
-		abs, err := filepath.Abs(script)
-		if err != nil {
-			n.t.Fatal(err)
-		}
-		cmd = n.command("/bin/bash", abs, conf)
-	}
-	cmd.Env = append(cmd.Env, knobs...)
+	cmd := n.scriptCommand(script, conf, knobs...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	cmd.Stdout = &stderr
+	gate := ""
+	if strings.HasSuffix(script, "pull.sh") {
+		gate = PullUnit(strings.TrimSuffix(filepath.Base(conf), ".conf"))
+		n.unitState(gate, "activating")
+	}
 	err := cmd.Run()
 	r := result{stderr: stderr.String()}
 	var exit *exec.ExitError
@@ -272,6 +279,13 @@ func (n *node) run(script, conf string, knobs ...string) result {
 	default:
 		n.t.Fatalf("running %s: %v", script, err)
 	}
+	if gate != "" {
+		if r.code == 0 {
+			n.unitState(gate, "active")
+		} else {
+			n.unitState(gate, "failed")
+		}
+	}
 	for _, l := range strings.Split(strings.TrimSpace(n.read(calls)), "\n") {
 		if l != "" {
 			r.calls = append(r.calls, strings.ReplaceAll(strings.ReplaceAll(l, n.root, "$ROOT"), n.fake, "$FAKE"))
@@ -279,6 +293,52 @@ func (n *node) run(script, conf string, knobs ...string) result {
 	}
 	n.t.Logf("%s %s: exit %d\n%s", script, filepath.Base(conf), r.code, r.stderr)
 	return r
+}
+
+// unitState sets what the fake systemctl says of unit (is-active).
+func (n *node) unitState(unit, state string) {
+	n.t.Helper()
+	n.write(filepath.Join(n.fake, "state", unit), state+"\n")
+}
+
+// start starts script in the background, like run; wait returns its exit
+// status and output.
+func (n *node) start(script, conf string, knobs ...string) (wait func() (int, string)) {
+	n.t.Helper()
+	cmd := n.scriptCommand(script, conf, knobs...)
+	var out strings.Builder
+	cmd.Stderr, cmd.Stdout = &out, &out
+	if err := cmd.Start(); err != nil {
+		n.t.Fatal(err)
+	}
+	return func() (int, string) {
+		err := cmd.Wait()
+		code := 0
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			code = exit.ExitCode()
+		} else if err != nil {
+			n.t.Fatal(err)
+		}
+		n.t.Logf("%s (background) %s: exit %d\n%s", script, filepath.Base(conf), code, out.String())
+		return code, out.String()
+	}
+}
+
+func (n *node) scriptCommand(script, conf string, knobs ...string) *exec.Cmd {
+	n.t.Helper()
+	var cmd *exec.Cmd
+	if filepath.IsAbs(script) {
+		cmd = n.command(script, conf)
+	} else {
+		abs, err := filepath.Abs(script)
+		if err != nil {
+			n.t.Fatal(err)
+		}
+		cmd = n.command("/bin/bash", abs, conf)
+	}
+	cmd.Env = append(cmd.Env, knobs...)
+	return cmd
 }
 
 // of returns the calls of one fake command, e.g. r.of("modprobe").
@@ -406,8 +466,9 @@ func (n *node) wantModule(module, want string) {
 	}
 }
 
-// pullAndBoot runs the first-boot pull for conf (which must reboot) and
-// boots again into the same kernel with the in-tree modules given.
+// pullAndBoot runs the gate of a boot that must fetch for conf (the fetch
+// finishes in time, so the gate reboots) and boots again into the same
+// kernel with the in-tree modules given.
 func (n *node) pullAndBoot(conf string, loaded ...string) {
 	n.t.Helper()
 	before := n.reboots()
@@ -417,4 +478,26 @@ func (n *node) pullAndBoot(conf string, loaded ...string) {
 		n.t.Fatalf("pull did not reboot:\n%s", r.stderr)
 	}
 	n.boot(n.kernel, loaded...)
+}
+
+// status reads the status file of name as a map.
+func (n *node) status(name string) map[string]string {
+	n.t.Helper()
+	out := map[string]string{}
+	for _, l := range strings.Split(n.read(filepath.Join(n.root, StatusPath(name))), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok && !strings.HasPrefix(l, "#") {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func (n *node) wantStatus(name string, want map[string]string) {
+	n.t.Helper()
+	got := n.status(name)
+	for k, v := range want {
+		if got[k] != v {
+			n.t.Errorf("status %s=%q, want %q (all: %v)", k, got[k], v, got)
+		}
+	}
 }

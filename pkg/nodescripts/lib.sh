@@ -1,8 +1,10 @@
 # shellcheck shell=bash
-# day1kmod node library: sourced by load.sh and pull.sh, never run on its own.
+# day1kmod node library: sourced by load.sh, pull.sh and fetch.sh, never run
+# on its own.
 #
-# It holds what both scripts share: reading the config file, logging, the
-# on-disk layout, image resolution and the kernel-module state helpers.
+# It holds what the scripts share: reading the config file, logging, the
+# on-disk layout, image resolution, the kernel-module state helpers, time
+# limits, the status file, pruning and the one reboot.
 #
 # Every host path is prefixed with ${DAY1KMOD_ROOT:-} so the behaviour tests
 # can run the real scripts against a temporary root. On a node it is unset.
@@ -15,6 +17,12 @@ DAY1KMOD_ROOT="${DAY1KMOD_ROOT:-}"
 # and OS updates on RHCOS, unlike /usr.
 DAY1KMOD_STATE_DIR="${DAY1KMOD_ROOT}/var/lib/day1kmod"
 
+# What lasts one boot (/run is emptied by a reboot): the status files
+# (N.status), the fetch locks (N.fetch.lock) and the markers by which the
+# gate and the fetch of N, and the gates of several modules, coordinate.
+# nodescripts.RunDir in Go.
+DAY1KMOD_RUN_DIR="${DAY1KMOD_ROOT}/run/day1kmod"
+
 # The literal an image reference may carry in place of the kernel version.
 KERNEL_PLACEHOLDER="\${KERNEL_FULL_VERSION}"
 
@@ -25,6 +33,10 @@ CFG_MODULE=""
 CFG_FIRMWARE_PATH=""
 CFG_IN_TREE=()
 CFG_PARAMS=()
+# The gate's bound in seconds and the reboot policy; the defaults apply to a
+# config file written before these keys existed (nodescripts.Config).
+CFG_MAX_KUBELET_DELAY=300
+CFG_REBOOT_POLICY=BeforeKubelet
 
 # Derived by day1kmod_init.
 KVER=""     # running kernel, `uname -r`
@@ -50,8 +62,12 @@ log() { _log 6 "" "$@"; }
 warn() { _log 4 "warning: " "$@"; }
 error() { _log 3 "ERROR: " "$@"; }
 
-# die MESSAGE...: log an error and fail the unit.
+# die MESSAGE...: log an error and fail the unit. DIE_REASON keeps the
+# message for the status file (written by the scripts' exit traps).
+DIE_REASON=""
 die() {
+	# shellcheck disable=SC2034 # read by the exit traps of load.sh and fetch.sh
+	DIE_REASON="$*"
 	error "$@"
 	exit 1
 }
@@ -91,6 +107,8 @@ parse_config() {
 		in_tree_modules) read -ra CFG_IN_TREE <<<"$value" ;;
 		module_parameters) read -ra CFG_PARAMS <<<"$value" ;;
 		firmware_path) CFG_FIRMWARE_PATH="$value" ;;
+		max_kubelet_delay) CFG_MAX_KUBELET_DELAY="$value" ;;
+		reboot_policy) CFG_REBOOT_POLICY="$value" ;;
 		# A newer generator may add keys: an older script ignores them.
 		*) warn "config file '$file' line $lineno: unknown key '$key' ignored" ;;
 		esac
@@ -117,7 +135,21 @@ check_config() {
 		[[ "$CFG_FIRMWARE_PATH" =~ $RE_FIRMWARE && "/$CFG_FIRMWARE_PATH/" != */../* ]] ||
 			die "config file '$file': bad firmware path '$CFG_FIRMWARE_PATH'"
 	fi
+	# 30 s to 1 h, as nodescripts.Config.Render writes it.
+	if [[ ! "$CFG_MAX_KUBELET_DELAY" =~ ^[0-9]{2,4}$ ]] || ((10#$CFG_MAX_KUBELET_DELAY < 30 || 10#$CFG_MAX_KUBELET_DELAY > 3600)); then
+		die "config file '$file': bad max_kubelet_delay '$CFG_MAX_KUBELET_DELAY' (seconds, 30 to 3600)"
+	fi
+	CFG_MAX_KUBELET_DELAY=$((10#$CFG_MAX_KUBELET_DELAY))
+	case "$CFG_REBOOT_POLICY" in
+	BeforeKubelet | Always | Never) ;;
+	*) die "config file '$file': bad reboot_policy '$CFG_REBOOT_POLICY' (BeforeKubelet, Always or Never)" ;;
+	esac
 }
+
+# The units of N, as nodescripts.LoadUnit, PullUnit and FetchUnit name them.
+load_unit() { printf 'day1kmod-load-%s.service\n' "$1"; }
+gate_unit() { printf 'day1kmod-pull-%s.service\n' "$1"; }
+fetch_unit() { printf 'day1kmod-fetch-%s.service\n' "$1"; }
 
 # day1kmod_init CONFIG: parse the config and derive the paths for the
 # running kernel. Both scripts start with it.
@@ -154,15 +186,10 @@ record_file() { printf '%s/record\n' "$1"; }
 
 # record_get TREE KEY: print the value of KEY in TREE's record (parsed, not sourced).
 record_get() {
-	local file line
+	local file
 	file="$(record_file "$1")"
 	[[ -f "$file" ]] || return 0
-	while IFS= read -r line || [[ -n "$line" ]]; do
-		if [[ "${line%%=*}" == "$2" && "$line" == *=* ]]; then
-			printf '%s\n' "${line#*=}"
-			return 0
-		fi
-	done <"$file"
+	record_get_file "$file" "$2"
 }
 
 # tree_state: print "absent", "current", or "stale" for TREE. A tree is
@@ -204,8 +231,9 @@ find_module_file() {
 
 # module_field BASE NAME FIELD: modinfo FIELD of NAME in BASE's tree for the
 # running kernel; empty (and modinfo's message logged) when modinfo fails.
+LIMIT_MODINFO=10 # seconds: modinfo reads one file; it runs before the network
 module_field() {
-	modinfo -b "$1" -k "$KVER" -F "$3" "$2" || true
+	run_limited "$LIMIT_MODINFO" modinfo -b "$1" -k "$KVER" -F "$3" "$2" || true
 }
 
 # check_vermagic BASE: the module in BASE was built for the running kernel.
@@ -257,4 +285,279 @@ loaded_attr() {
 		IFS= read -r value <"$file" || true
 	fi
 	printf '%s\n' "$value"
+}
+
+# module_state NAME: the state column of /proc/modules for NAME (Live,
+# Loading while its init runs, Unloading), or nothing when not loaded.
+module_state() {
+	local want="${1//-/_}" name _size _refs _users state _rest
+	[[ -r "${DAY1KMOD_ROOT}/proc/modules" ]] || return 0
+	while read -r name _size _refs _users state _rest; do
+		if [[ "${name//-/_}" == "$want" ]]; then
+			printf '%s\n' "$state"
+			return 0
+		fi
+	done <"${DAY1KMOD_ROOT}/proc/modules"
+}
+
+# ---------------------------------------------------------------- time
+
+# now: seconds since the epoch. From date(1), not $EPOCHSECONDS, so the
+# behaviour tests can play the clock.
+now() { date +%s; }
+
+# utc_now: the time for the status file, RFC 3339 in UTC.
+utc_now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
+
+# pause SECONDS: wait without a child process (read's timeout on a pipe that
+# nobody writes), so it is not the sleep(1) the retries use.
+pause() { read -rt "$1" <> <(:) || true; }
+
+# How long run_limited waits for a stopped command: after TERM, then after
+# KILL.
+KILL_GRACE=2
+
+# run_limited SECONDS COMMAND [ARG...]: run COMMAND for at most SECONDS
+# (none at all when SECONDS <= 0). Returns its status, or 124 when it was
+# stopped at the limit. The command runs in the background and this shell
+# waits with its own deadline, so a command that cannot be killed (a process
+# in uninterruptible sleep in the kernel, e.g. a module whose init hangs)
+# cannot hold the script: it is left behind and LIMIT_STUCK is set to 1.
+LIMIT_STUCK=0
+_LIMIT_HIT=0
+run_limited() {
+	local limit="$1" pid watchdog status=0 me="$BASHPID" deadline again
+	shift
+	LIMIT_STUCK=0
+	((limit > 0)) || return 124
+	deadline=$(($(now) + limit))
+	_LIMIT_HIT=0
+	# The watchdog interrupts the wait below at the deadline. Set here, not
+	# once, because a $(...) subshell does not inherit traps.
+	trap '_LIMIT_HIT=1' USR1
+	"$@" &
+	pid=$!
+	(
+		while (($(now) < deadline)); do
+			pause 1
+		done
+		kill -USR1 "$me" 2>/dev/null
+	) &
+	watchdog=$!
+	wait "$pid" || status=$?
+	kill "$watchdog" 2>/dev/null || true
+	while kill -0 "$watchdog" 2>/dev/null; do
+		wait "$watchdog" 2>/dev/null || true
+	done
+	if ((_LIMIT_HIT)); then
+		if kill -0 "$pid" 2>/dev/null; then
+			_stop "$pid"
+			return 124
+		fi
+		# It ended just as the watchdog fired: its own status counts.
+		again=0
+		wait "$pid" 2>/dev/null || again=$?
+		if ((again != 127)); then
+			status="$again"
+		fi
+	fi
+	return "$status"
+}
+
+# _stop PID: TERM, then KILL; each given KILL_GRACE seconds.
+_stop() {
+	local pid="$1" sig i
+	for sig in TERM KILL; do
+		kill -"$sig" "$pid" 2>/dev/null || true
+		for ((i = 0; i < KILL_GRACE * 10; i++)); do
+			if ! kill -0 "$pid" 2>/dev/null; then
+				wait "$pid" 2>/dev/null || true
+				return 0
+			fi
+			pause 0.1
+		done
+	done
+	# shellcheck disable=SC2034 # read by the callers of run_limited
+	LIMIT_STUCK=1
+}
+
+# ---------------------------------------------------------------- status file
+
+# The status file of N: key=value lines (no quoting, the value is everything
+# after the first "="), rewritten whole by every run of load, gate and fetch.
+# Read it with: cat /run/day1kmod/N.status (nodescripts.StatusPath).
+status_file() { printf '%s/%s.status\n' "$DAY1KMOD_RUN_DIR" "$CFG_NAME"; }
+
+# Every key, in the order written; each script sets its own and the common
+# ones are computed afresh.
+STATUS_KEYS=(name kernel module loaded module_version module_srcversion tree image digest
+	load_result load_reason load_time pull_result pull_reason pull_time reboot_pending)
+
+# How long a script waits for another one writing the status file.
+STATUS_LOCK_WAIT=5
+
+# The srcversion of the module in the tree for this kernel, once looked up.
+TREE_SRCVERSION=""
+
+# status_get KEY: KEY's value in the status file, or nothing.
+status_get() {
+	local line file
+	file="$(status_file)"
+	[[ -f "$file" ]] || return 0
+	while IFS= read -r line || [[ -n "$line" ]]; do
+		if [[ "$line" == "$1="* ]]; then
+			printf '%s\n' "${line#*=}"
+			return 0
+		fi
+	done <"$file"
+}
+
+# status_set KEY=VALUE...: merge the given keys into the status file. Load,
+# gate and fetch may write at the same time: a lock serialises the
+# read-modify-write, and the file is replaced by a rename, so a reader sees
+# either the old or the new file, whole. load_time/pull_time follow
+# load_result/pull_result. A failure to write is logged, never fatal: the
+# status must not break what it reports on.
+status_set() {
+	local file tmp lock fd line key kv value
+	local -A st=()
+	file="$(status_file)"
+	lock="${DAY1KMOD_RUN_DIR}/${CFG_NAME}.status.lock"
+	if ! mkdir -p "$DAY1KMOD_RUN_DIR" 2>/dev/null || ! exec {fd}>>"$lock"; then
+		warn "cannot write the status file $file"
+		return 0
+	fi
+	flock -w "$STATUS_LOCK_WAIT" "$fd" || warn "the status file $file is locked by another script; writing it anyway"
+	if [[ -f "$file" ]]; then
+		while IFS= read -r line || [[ -n "$line" ]]; do
+			[[ "$line" == *=* && "$line" != \#* ]] || continue
+			st["${line%%=*}"]="${line#*=}"
+		done <"$file"
+	fi
+	for kv in "$@"; do
+		key="${kv%%=*}"
+		value="${kv#*=}"
+		st["$key"]="${value//$'\n'/ }"
+		case "$key" in
+		load_result) st[load_time]="$(utc_now)" ;;
+		pull_result) st[pull_time]="$(utc_now)" ;;
+		esac
+	done
+	# What every script knows: what runs now and what is on disk for this kernel.
+	st[name]="$CFG_NAME"
+	st[kernel]="$KVER"
+	st[module]="$CFG_MODULE"
+	st[image]="$(resolve_image)"
+	st[tree]=""
+	st[digest]=""
+	if [[ "$(tree_state)" == current ]]; then
+		st[tree]="$TREE"
+		st[digest]="$(record_get "$TREE" digest)"
+		if [[ -z "$TREE_SRCVERSION" ]]; then
+			TREE_SRCVERSION="$(module_field "$TREE" "$CFG_MODULE" srcversion 2>/dev/null)"
+		fi
+	fi
+	st[module_version]="$(loaded_attr "$CFG_MODULE" version)"
+	st[module_srcversion]="$(loaded_attr "$CFG_MODULE" srcversion)"
+	if ! module_loaded "$CFG_MODULE"; then
+		st[loaded]=none
+	elif [[ -n "${st[module_srcversion]}" && "${st[module_srcversion]}" == "$TREE_SRCVERSION" ]]; then
+		st[loaded]=oot
+	else
+		st[loaded]=in-tree
+	fi
+	st[reboot_pending]="${st[reboot_pending]:-no}"
+	tmp="${file}.tmp.$$"
+	if ! {
+		printf '# day1kmod status of %s on this boot: key=value, the value is everything after the first "=".\n' "$CFG_NAME"
+		printf '# Written by the load (%s), gate (%s) and fetch (%s) units.\n' \
+			"$(load_unit "$CFG_NAME")" "$(gate_unit "$CFG_NAME")" "$(fetch_unit "$CFG_NAME")"
+		for key in "${STATUS_KEYS[@]}"; do
+			printf '%s=%s\n' "$key" "${st[$key]:-}"
+		done
+	} >"$tmp" 2>/dev/null || ! mv -f -- "$tmp" "$file" 2>/dev/null; then
+		rm -f -- "$tmp"
+		warn "cannot write the status file $file"
+	fi
+	exec {fd}>&-
+}
+
+# ---------------------------------------------------------------- pruning
+
+# prune_trees: keep the tree of the running kernel and the newest other one
+# (booting the previous kernel again must still load the module); remove
+# the trees of older kernels and the reboot stamps of every kernel but those
+# two. Only entries of NAME_DIR are touched.
+prune_trees() {
+	local d k keep="" entry stamp_kernel
+	[[ -d "$NAME_DIR" ]] || return 0
+	for d in "$NAME_DIR"/*/; do
+		d="${d%/}"
+		k="${d##*/}"
+		[[ -d "$d" && "$k" != "$KVER" ]] || continue
+		if [[ -z "$keep" || "$(record_file "$d")" -nt "$(record_file "${NAME_DIR}/${keep}")" ]]; then
+			keep="$k"
+		fi
+	done
+	for d in "$NAME_DIR"/*/; do
+		d="${d%/}"
+		k="${d##*/}"
+		[[ -d "$d" && "$k" != "$KVER" && "$k" != "$keep" ]] || continue
+		log "removing the tree of kernel $k ($d): neither the running kernel $KVER nor the previous one${keep:+ ($keep)}"
+		rm -rf -- "$d"
+	done
+	for entry in "$NAME_DIR"/rebooted-*; do
+		[[ -f "$entry" ]] || continue
+		stamp_kernel="$(record_get_file "$entry" kernel)"
+		if [[ "$stamp_kernel" != "$KVER" && "$stamp_kernel" != "$keep" ]]; then
+			log "removing the reboot stamp $entry of kernel ${stamp_kernel:-unknown}"
+			rm -f -- "$entry"
+		fi
+	done
+}
+
+# record_get_file FILE KEY: KEY's value in a key=value FILE.
+record_get_file() {
+	local line
+	while IFS= read -r line || [[ -n "$line" ]]; do
+		if [[ "$line" == "$2="* ]]; then
+			printf '%s\n' "${line#*=}"
+			return 0
+		fi
+	done <"$1"
+}
+
+# ---------------------------------------------------------------- reboot
+
+# reboot_stamp DIGEST: the file that says the node rebooted once for the
+# running kernel and this image digest: a tree that keeps disappearing must
+# not turn into a reboot loop.
+reboot_stamp() { printf '%s/rebooted-%s-%s\n' "$NAME_DIR" "$KVER" "${1//[^A-Za-z0-9._-]/_}"; }
+
+# The marker a gate writes when its tree is in and it only waits to reboot;
+# the one a gate writes when it gave up holding the kubelet.
+reboot_pending_marker() { printf '%s/%s.reboot-pending\n' "$DAY1KMOD_RUN_DIR" "$1"; }
+gave_up_marker() { printf '%s/%s.gate-gave-up\n' "$DAY1KMOD_RUN_DIR" "$CFG_NAME"; }
+
+# kubelet_started: the kubelet runs or ran on this boot, so workloads may run.
+kubelet_started() {
+	local entered state
+	entered="$(systemctl show -P ActiveEnterTimestampMonotonic kubelet.service 2>/dev/null || true)"
+	state="$(systemctl is-active kubelet.service 2>/dev/null || true)"
+	[[ -n "$entered" && "$entered" != 0 ]] || [[ "$state" == active || "$state" == activating || "$state" == reloading ]]
+}
+
+# do_reboot DIGEST WHY: reboot once for this kernel and digest. Returns 1
+# (not rebooting) when the stamp says it was done already.
+do_reboot() {
+	local digest="$1" why="$2" stamp
+	stamp="$(reboot_stamp "$digest")"
+	if [[ -e "$stamp" ]]; then
+		log "already rebooted once for kernel $KVER and image digest $digest: not rebooting again; '$CFG_MODULE' is loaded at the next boot"
+		return 1
+	fi
+	printf 'kernel=%s\ndigest=%s\n' "$KVER" "$digest" >"$stamp"
+	status_set pull_reason="rebooting: $why" reboot_pending=yes
+	log "rebooting: $why"
+	systemctl reboot
 }

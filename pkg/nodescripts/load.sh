@@ -8,14 +8,82 @@
 # out-of-tree driver. Only host tools are used here (modprobe, modinfo): no
 # container runtime runs on the pre-network path.
 #
-# The module tree comes from the pull unit, which extracts it from the image
-# into the state directory and reboots once. Until then (first boot, or the
-# first boot of a new kernel) this script finds nothing and leaves the
-# in-tree driver alone, so the node always gets its network.
+# The module tree comes from the fetch unit, which extracts it from the image
+# into the state directory; the gate in front of the kubelet reboots once.
+# Until then (first boot, or the first boot of a new kernel) this script
+# finds nothing and leaves the in-tree driver alone, so the node always gets
+# its network.
+#
+# Every step that can block is time-limited (run_limited), so that the
+# rollback to the in-tree driver always runs before systemd stops the unit.
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "${0%load.sh}lib.sh"
+
+# Time limits in seconds. The unit's TimeoutStartSec is 300 s
+# (nodescripts.LoadTimeout; a test holds these numbers to it): the steps up to
+# the out-of-tree load share LOAD_BUDGET, the rollback gets ROLLBACK_BUDGET of
+# its own, and the rest covers each phase's last stop (2 x KILL_GRACE) and the
+# status file (STATUS_LOCK_WAIT per write, two writes).
+LOAD_BUDGET=200
+ROLLBACK_BUDGET=70
+# Each step's own limit, cut to what is left of its phase's budget (and
+# LIMIT_MODINFO of lib.sh for each modinfo).
+LIMIT_FIRMWARE=60 # copying the firmware files
+LIMIT_LABEL=30    # chcon of the tree
+LIMIT_SETTLE=60   # udevadm settle: udev's coldplug queue
+LIMIT_UNLOAD=30   # modprobe -r of one in-tree module
+LIMIT_LOAD=60     # modprobe of the out-of-tree module: its init probes devices
+LIMIT_RELOAD=30   # modprobe of one in-tree module in the rollback
+
+# The end of the current phase (forward steps, then the rollback).
+PHASE_END=0
+
+# within LIMIT: LIMIT, cut to the seconds left before PHASE_END.
+within() {
+	local left=$((PHASE_END - $(now)))
+	if ((left < $1)); then
+		printf '%s\n' "$((left > 0 ? left : 0))"
+	else
+		printf '%s\n' "$1"
+	fi
+}
+
+# limited LIMIT WHAT COMMAND...: run_limited within the phase; on a timeout,
+# log what did not finish and return 124.
+limited() {
+	local limit status=0 what="$2"
+	limit="$(within "$1")"
+	shift 2
+	run_limited "$limit" "$@" || status=$?
+	if ((status == 124)); then
+		if ((LIMIT_STUCK)); then
+			error "$what did not finish within ${limit}s and could not be stopped: it is stuck in the kernel (uninterruptible)"
+		else
+			error "$what did not finish within ${limit}s: stopped"
+		fi
+	fi
+	return "$status"
+}
+
+# What the status file reports at exit (the EXIT trap writes it).
+LOAD_RESULT=""
+LOAD_REASON=""
+
+write_status() {
+	local code=$?
+	if [[ -z "$LOAD_RESULT" ]]; then
+		LOAD_RESULT=failed
+		LOAD_REASON="${DIE_REASON:-exit status $code}"
+	fi
+	if [[ -n "$CFG_NAME" && -n "$KVER" ]]; then
+		status_set load_result="$LOAD_RESULT" load_reason="$LOAD_REASON"
+	fi
+}
+
+# The out-of-tree module is stuck in its init: the kernel holds its name.
+OOT_STUCK=""
 
 # In-tree modules this run unloaded, in order, so a failure can put them back.
 REMOVED=()
@@ -23,13 +91,27 @@ REMOVED=()
 # reload_removed: load the in-tree modules we unloaded again, last first, so
 # the node keeps the network it had. Failures are logged: nothing more can be
 # done about them here.
+# RELOADED lists the ones that are back; NOT_RELOADED the others.
+RELOADED=()
+NOT_RELOADED=()
 reload_removed() {
-	local i m
+	local i m state
+	PHASE_END=$(($(now) + ROLLBACK_BUDGET))
 	for ((i = ${#REMOVED[@]} - 1; i >= 0; i--)); do
 		m="${REMOVED[i]}"
+		state="$(module_state "$m")"
+		if [[ "$state" == Loading || "$state" == Unloading ]]; then
+			# modprobe would wait for the kernel, which holds the name.
+			error "cannot reload in-tree module '$m': a module of that name is stuck in the kernel (state $state in /proc/modules); the kernel gives the name back only when it returns, so the device stays without this driver until a reboot"
+			NOT_RELOADED+=("$m")
+			continue
+		fi
 		log "reloading in-tree module '$m'"
-		if ! modprobe "$m"; then
+		if limited "$LIMIT_RELOAD" "reloading in-tree module '$m'" modprobe "$m"; then
+			RELOADED=("$m" "${RELOADED[@]}") # in the order they were removed
+		else
 			error "could not reload in-tree module '$m'"
+			NOT_RELOADED+=("$m")
 		fi
 	done
 }
@@ -54,7 +136,8 @@ install_firmware() {
 	fi
 	log "copying firmware from ${TREE}/firmware to $fwdir"
 	mkdir -p "${DAY1KMOD_ROOT}${fwdir}" || return 1
-	cp -R --preserve=mode,timestamps "${TREE}/firmware/." "${DAY1KMOD_ROOT}${fwdir}/" || return 1
+	limited "$LIMIT_FIRMWARE" "copying the firmware" \
+		cp -R --preserve=mode,timestamps "${TREE}/firmware/." "${DAY1KMOD_ROOT}${fwdir}/" || return 1
 }
 
 # label_modules: with SELinux (RHCOS) the kernel checks the label of a module
@@ -67,7 +150,7 @@ label_modules() {
 		warn "SELinux is enabled but chcon is missing: ${TREE}/lib/modules keeps its label and loading may be refused"
 		return 0
 	fi
-	chcon -R -t modules_object_t "${TREE}/lib/modules" ||
+	limited "$LIMIT_LABEL" "labelling ${TREE}/lib/modules" chcon -R -t modules_object_t "${TREE}/lib/modules" ||
 		warn "could not label ${TREE}/lib/modules modules_object_t: SELinux may refuse to load '$CFG_MODULE'"
 }
 
@@ -75,12 +158,14 @@ label_modules() {
 # remembering them in REMOVED. On a failure the ones already removed are
 # reloaded and it returns 1.
 unload_in_tree() {
-	local m users
+	local m users settle
 	# udev loads drivers for the devices it finds (coldplug) after this unit
 	# may start: wait for that queue, or an in-tree driver could load after
-	# we looked and bind the device before the out-of-tree one.
-	if [[ ${#CFG_IN_TREE[@]} -gt 0 ]] && ! udevadm settle --timeout=60; then
-		warn "udev did not settle within 60 s: an in-tree module may still load after this check"
+	# we looked and bind the device before the out-of-tree one. udevadm has
+	# its own timeout; the shell's limit is a few seconds above it.
+	settle="$(within "$LIMIT_SETTLE")"
+	if [[ ${#CFG_IN_TREE[@]} -gt 0 ]] && ! limited $((settle + 5)) "udevadm settle" udevadm settle --timeout="$settle"; then
+		warn "udev did not settle within ${settle}s: an in-tree module may still load after this check"
 	fi
 	for m in "${CFG_IN_TREE[@]}"; do
 		if ! module_loaded "$m"; then
@@ -88,10 +173,14 @@ unload_in_tree() {
 			continue
 		fi
 		log "unloading in-tree module '$m'"
-		if ! modprobe -r "$m"; then
+		if ! limited "$LIMIT_UNLOAD" "unloading in-tree module '$m'" modprobe -r "$m"; then
 			users="$(module_users "$m")"
 			error "could not unload in-tree module '$m' (used by: ${users:--})"
-			reload_removed
+			# A module stuck in its exit holds its name like one stuck in
+			# its init: the rollback cannot reload it either.
+			if [[ "$(module_state "$m")" == Unloading ]]; then
+				REMOVED+=("$m")
+			fi
 			return 1
 		fi
 		REMOVED+=("$m")
@@ -100,23 +189,43 @@ unload_in_tree() {
 
 # fail_load MESSAGE: put the in-tree modules back and fail the unit loudly.
 fail_load() {
+	local msg="$1"
 	reload_removed
-	if [[ ${#REMOVED[@]} -gt 0 ]]; then
-		die "$1; reloaded in-tree modules: ${REMOVED[*]}"
+	if [[ ${#REMOVED[@]} -eq 0 ]]; then
+		msg+="; no in-tree module had been unloaded"
+	else
+		msg+="; reloaded in-tree modules: ${RELOADED[*]:-none}"
+		if [[ ${#NOT_RELOADED[@]} -gt 0 ]]; then
+			msg+="; NOT reloaded: ${NOT_RELOADED[*]}"
+		fi
 	fi
-	die "$1; no in-tree module had been unloaded"
+	if [[ -n "$OOT_STUCK" ]]; then
+		msg+="; $OOT_STUCK"
+	fi
+	LOAD_RESULT=rolled-back
+	if [[ ${#NOT_RELOADED[@]} -gt 0 || -n "$OOT_STUCK" ]]; then
+		LOAD_RESULT=failed
+	fi
+	LOAD_REASON="$msg"
+	die "$msg"
 }
 
 main() {
 	day1kmod_init "$@"
+	PHASE_END=$(($(now) + LOAD_BUDGET))
+	trap write_status EXIT
 
 	case "$(tree_state)" in
 	absent)
-		log "nothing on disk for kernel $KVER at $TREE: not loading '$CFG_MODULE' on this boot; the pull unit will fetch image '$(resolve_image)', extract it and reboot"
+		LOAD_RESULT=not-on-disk
+		LOAD_REASON="no tree for kernel $KVER at $TREE yet: the in-tree driver is kept on this boot"
+		log "nothing on disk for kernel $KVER at $TREE: not loading '$CFG_MODULE' on this boot; the gate ($(gate_unit "$CFG_NAME")) fetches image '$(resolve_image)' and reboots before the kubelet starts"
 		exit 0
 		;;
 	stale)
-		log "nothing on disk for this config: the tree at $TREE was extracted from image '$(record_get "$TREE" image)' (module '$(record_get "$TREE" module)'), the config now names image '$CFG_IMAGE' (module '$CFG_MODULE'); not loading on this boot; the pull unit will fetch it and reboot"
+		LOAD_RESULT=stale
+		LOAD_REASON="the tree at $TREE is from image '$(record_get "$TREE" image)', the config names '$CFG_IMAGE': the in-tree driver is kept on this boot"
+		log "nothing on disk for this config: the tree at $TREE was extracted from image '$(record_get "$TREE" image)' (module '$(record_get "$TREE" module)'), the config now names image '$CFG_IMAGE' (module '$CFG_MODULE'); not loading on this boot; the gate ($(gate_unit "$CFG_NAME")) fetches it and reboots before the kubelet starts"
 		exit 0
 		;;
 	esac
@@ -124,11 +233,14 @@ main() {
 	# Before anything is unloaded: the module is there and fits this kernel.
 	check_vermagic "$TREE" || die "not loading '$CFG_MODULE' from $TREE; nothing was unloaded"
 
-	local want have
+	local want have status=0
 	want="$(module_field "$TREE" "$CFG_MODULE" srcversion)"
+	TREE_SRCVERSION="$want"
 	if module_loaded "$CFG_MODULE"; then
 		have="$(loaded_attr "$CFG_MODULE" srcversion)"
 		if [[ -n "$want" && "$have" == "$want" ]]; then
+			LOAD_RESULT=already-loaded
+			LOAD_REASON="out-of-tree module '$CFG_MODULE' from $TREE was loaded already"
 			log "out-of-tree module '$CFG_MODULE' from $TREE is already loaded (srcversion $have): nothing to do"
 			exit 0
 		fi
@@ -136,10 +248,17 @@ main() {
 
 	install_firmware || die "could not install the firmware of '$CFG_MODULE'; nothing was unloaded"
 	label_modules
-	unload_in_tree || die "not loading out-of-tree module '$CFG_MODULE'"
+	unload_in_tree || fail_load "not loading out-of-tree module '$CFG_MODULE'"
 
 	log "loading out-of-tree module '$CFG_MODULE' from $TREE${CFG_PARAMS[*]:+ with parameters: ${CFG_PARAMS[*]}}"
-	if ! modprobe -d "$TREE" "$CFG_MODULE" "${CFG_PARAMS[@]}"; then
+	limited "$LIMIT_LOAD" "loading out-of-tree module '$CFG_MODULE' (modprobe)" \
+		modprobe -d "$TREE" "$CFG_MODULE" "${CFG_PARAMS[@]}" || status=$?
+	if ((status == 124)); then
+		if [[ "$(module_state "$CFG_MODULE")" == Loading ]]; then
+			OOT_STUCK="out-of-tree module '$CFG_MODULE' is stuck in its init (state Loading in /proc/modules): the kernel cannot unload it, and cannot load an in-tree module of that name, until the init returns"
+		fi
+		fail_load "loading out-of-tree module '$CFG_MODULE' from $TREE did not finish in time"
+	elif ((status != 0)); then
 		fail_load "failed to load out-of-tree module '$CFG_MODULE' from $TREE"
 	fi
 
@@ -150,6 +269,8 @@ main() {
 		fail_load "failed to load out-of-tree module '$CFG_MODULE': another module of that name is loaded (srcversion $have, expected $want); list it in the in-tree modules to remove"
 	fi
 
+	LOAD_RESULT=loaded
+	LOAD_REASON="out-of-tree module '$CFG_MODULE' loaded from $TREE"
 	log "loaded out-of-tree module '$CFG_MODULE' version '$(module_field "$TREE" "$CFG_MODULE" version)' (srcversion ${have:-unknown}) for kernel $KVER from $TREE"
 }
 

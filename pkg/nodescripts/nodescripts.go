@@ -1,17 +1,19 @@
 // Package nodescripts holds what day1kmod installs on a node for one
-// Day1KernelModule named N: the three bash scripts (kept as real, shellcheck-
+// Day1KernelModule named N: the bash scripts (kept as real, shellcheck-
 // clean .sh files in this directory and embedded here) and the writer of the
 // config file they read, which is the single definition of its format.
 //
 // On the node:
 //
-//	/usr/local/bin/day1kmod-N-lib.sh    Lib: sourced by the other two
+//	/usr/local/bin/day1kmod-N-lib.sh    Lib: sourced by the others
 //	/usr/local/bin/day1kmod-N-load.sh   Load: ExecStart of the pre-network load unit
-//	/usr/local/bin/day1kmod-N-pull.sh   Pull: ExecStart of the post-network pull unit
+//	/usr/local/bin/day1kmod-N-pull.sh   Pull: ExecStart of the gate in front of the kubelet
+//	/usr/local/bin/day1kmod-N-fetch.sh  Fetch: ExecStart of the background fetch unit
 //	/etc/day1kmod/N.conf                Config.Render
+//	/run/day1kmod/N.status              written by every script run (StatusPath)
 //
 // and the units run e.g. "/usr/local/bin/day1kmod-ice-load.sh /etc/day1kmod/ice.conf"
-// (LoadCommand, PullCommand). Files returns all four files for a Config.
+// (LoadCommand, PullCommand, FetchCommand). Files returns the files for a Config.
 package nodescripts
 
 import (
@@ -19,7 +21,10 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // The scripts, byte for byte as in this directory. They are strings rather
@@ -31,6 +36,8 @@ var (
 	Load string
 	//go:embed pull.sh
 	Pull string
+	//go:embed fetch.sh
+	Fetch string
 )
 
 const (
@@ -38,43 +45,95 @@ const (
 	BinDir = "/usr/local/bin"
 	// ConfigDir holds the config files on the node.
 	ConfigDir = "/etc/day1kmod"
+	// RunDir holds what lasts one boot: the status files, the fetch locks
+	// and the reboot coordination markers (lib.sh: DAY1KMOD_RUN_DIR).
+	RunDir = "/run/day1kmod"
 	// KernelVersionPlaceholder in an image reference is replaced on the node
 	// by the running kernel's version (`uname -r`).
 	KernelVersionPlaceholder = "${KERNEL_FULL_VERSION}"
 	// ConfigFormat is the value of the "format" key Render writes and the
 	// scripts require.
 	ConfigFormat = "1"
-	// PullExitImageUnusable is pull.sh's exit status when the image was
+	// FetchExitImageUnusable is fetch.sh's exit status when the image was
 	// pulled but lacks what the config asks for (no modules for the running
 	// kernel, no such module, wrong vermagic, no firmware directory):
-	// retrying cannot help, so the pull unit's RestartPreventExitStatus names
-	// it. Any other failure exits 1 and the unit retries.
-	PullExitImageUnusable = 2
+	// retrying cannot help, so the fetch gives up at once. Other failures
+	// are retried inside fetch.sh with a capped back-off.
+	FetchExitImageUnusable = 2
 	// ScriptMode and ConfigMode are the file modes to install them with.
 	ScriptMode = 0o755
 	ConfigMode = 0o644
 )
 
-// LibPath, LoadPath and PullPath are where the scripts for name are installed;
-// the scripts find the library from their own path, so the three must stay
-// side by side with these names.
-func LibPath(name string) string  { return BinDir + "/day1kmod-" + name + "-lib.sh" }
-func LoadPath(name string) string { return BinDir + "/day1kmod-" + name + "-load.sh" }
-func PullPath(name string) string { return BinDir + "/day1kmod-" + name + "-pull.sh" }
+// LibPath, LoadPath, PullPath and FetchPath are where the scripts for name
+// are installed; the scripts find the library from their own path, so they
+// must stay side by side with these names.
+func LibPath(name string) string   { return BinDir + "/day1kmod-" + name + "-lib.sh" }
+func LoadPath(name string) string  { return BinDir + "/day1kmod-" + name + "-load.sh" }
+func PullPath(name string) string  { return BinDir + "/day1kmod-" + name + "-pull.sh" }
+func FetchPath(name string) string { return BinDir + "/day1kmod-" + name + "-fetch.sh" }
 
 // ConfigPath is where the config file for name is installed.
 func ConfigPath(name string) string { return ConfigDir + "/" + name + ".conf" }
 
-// LoadUnit and PullUnit name the systemd units that run the scripts for name.
-// pull.sh finds the other modules' pull units by the pattern
-// "day1kmod-pull-*.service" (see wait_for_other_pulls).
-func LoadUnit(name string) string { return "day1kmod-load-" + name + ".service" }
-func PullUnit(name string) string { return "day1kmod-pull-" + name + ".service" }
+// StatusPath is the status file of name: key=value lines saying what is
+// loaded and what the last load, gate and fetch did (see README.md).
+func StatusPath(name string) string { return RunDir + "/" + name + ".status" }
 
-// LoadCommand and PullCommand are the ExecStart= command lines of the units.
-// name must be valid (see Config.Render): it is not quoted.
-func LoadCommand(name string) string { return LoadPath(name) + " " + ConfigPath(name) }
-func PullCommand(name string) string { return PullPath(name) + " " + ConfigPath(name) }
+// LoadUnit, PullUnit and FetchUnit name the systemd units that run the
+// scripts for name. lib.sh derives the same names (gate_unit, fetch_unit;
+// a test holds them equal), and pull.sh finds the other modules' gates by the
+// pattern "day1kmod-pull-*.service" (see wait_for_other_gates).
+func LoadUnit(name string) string  { return "day1kmod-load-" + name + ".service" }
+func PullUnit(name string) string  { return "day1kmod-pull-" + name + ".service" }
+func FetchUnit(name string) string { return "day1kmod-fetch-" + name + ".service" }
+
+// LoadCommand, PullCommand and FetchCommand are the ExecStart= command lines
+// of the units. name must be valid (see Config.Render): it is not quoted.
+func LoadCommand(name string) string  { return LoadPath(name) + " " + ConfigPath(name) }
+func PullCommand(name string) string  { return PullPath(name) + " " + ConfigPath(name) }
+func FetchCommand(name string) string { return FetchPath(name) + " " + ConfigPath(name) }
+
+// How long the gate (the pull unit) may hold the kubelet on a boot that must
+// fetch: the default and the allowed range of Config.MaxKubeletDelay.
+const (
+	DefaultMaxKubeletDelay = 5 * time.Minute
+	MinMaxKubeletDelay     = 30 * time.Second
+	MaxMaxKubeletDelay     = time.Hour
+)
+
+// LoadTimeout is the load unit's TimeoutStartSec. load.sh's own step limits
+// (LOAD_BUDGET and ROLLBACK_BUDGET there) add up below it, so its rollback
+// to the in-tree driver always runs before systemd kills it; a test holds
+// them to it.
+const LoadTimeout = 5 * time.Minute
+
+// GateTimeout is the pull unit's TimeoutStartSec: above the largest delay a
+// user may set, so it is the script that ends the wait, never systemd.
+const GateTimeout = MaxMaxKubeletDelay + 10*time.Minute
+
+// RebootPolicy says what day1kmod may do once it has fetched a tree for the
+// running kernel.
+type RebootPolicy string
+
+const (
+	// RebootBeforeKubelet reboots only while the gate still holds the
+	// kubelet, so no workload runs; a fetch that finishes later is staged
+	// and loaded at the next reboot (the MCD's next drained reboot).
+	RebootBeforeKubelet RebootPolicy = "BeforeKubelet"
+	// RebootAlways also reboots after a late fetch, although workloads may
+	// run: their pods are killed without a drain, and a node the MCD is
+	// updating at that moment may go Degraded.
+	RebootAlways RebootPolicy = "Always"
+	// RebootNever never reboots: every fetched tree waits for a reboot made
+	// by someone else. The gate then does not hold the kubelet.
+	RebootNever RebootPolicy = "Never"
+	// DefaultRebootPolicy is used when none is given.
+	DefaultRebootPolicy = RebootBeforeKubelet
+)
+
+// RebootPolicies lists the valid policies, default first.
+var RebootPolicies = []RebootPolicy{RebootBeforeKubelet, RebootAlways, RebootNever}
 
 // Config is the content of the config file for one Day1KernelModule.
 type Config struct {
@@ -96,6 +155,11 @@ type Config struct {
 	// FirmwarePath is an absolute directory inside the image whose files are
 	// installed for the kernel's firmware loader, or "".
 	FirmwarePath string
+	// MaxKubeletDelay bounds the gate's wait for a fetch, in whole seconds
+	// from MinMaxKubeletDelay to MaxMaxKubeletDelay. 0: DefaultMaxKubeletDelay.
+	MaxKubeletDelay time.Duration
+	// RebootPolicy is one of RebootPolicies. "": DefaultRebootPolicy.
+	RebootPolicy RebootPolicy
 }
 
 // File is one file to install on the node.
@@ -105,8 +169,8 @@ type File struct {
 	Contents []byte
 }
 
-// Files returns the config file and the three scripts for c, in a fixed
-// order: config, lib, load, pull.
+// Files returns the config file and the scripts for c, in a fixed order:
+// config, lib, load, pull, fetch.
 func Files(c Config) ([]File, error) {
 	conf, err := c.Render()
 	if err != nil {
@@ -117,6 +181,7 @@ func Files(c Config) ([]File, error) {
 		{Path: LibPath(c.Name), Mode: ScriptMode, Contents: []byte(Lib)},
 		{Path: LoadPath(c.Name), Mode: ScriptMode, Contents: []byte(Load)},
 		{Path: PullPath(c.Name), Mode: ScriptMode, Contents: []byte(Pull)},
+		{Path: FetchPath(c.Name), Mode: ScriptMode, Contents: []byte(Fetch)},
 	}, nil
 }
 
@@ -160,6 +225,8 @@ const kernelStandIn = "kernel"
 //	in_tree_modules=A B        (space-separated, may be empty)
 //	module_parameters=P Q=V    (space-separated, may be empty)
 //	firmware_path=/DIR         (may be empty)
+//	max_kubelet_delay=SECONDS  (the gate's bound, a whole number)
+//	reboot_policy=POLICY       (BeforeKubelet, Always or Never)
 //
 // The scripts parse it (a value is everything after the first "="); they
 // never source it. Render refuses any value that is not of the documented
@@ -180,6 +247,8 @@ func (c Config) Render() ([]byte, error) {
 	line("in_tree_modules", strings.Join(c.InTreeModules, " "))
 	line("module_parameters", strings.Join(c.Parameters, " "))
 	line("firmware_path", c.FirmwarePath)
+	line("max_kubelet_delay", strconv.FormatInt(int64(c.delay()/time.Second), 10))
+	line("reboot_policy", string(c.policy()))
 	return []byte(b.String()), nil
 }
 
@@ -212,7 +281,27 @@ func (c Config) check() error {
 			bad("firmware path", c.FirmwarePath, "want an absolute path of [A-Za-z0-9_.+/-] without ..")
 		}
 	}
+	if d := c.delay(); d < MinMaxKubeletDelay || d > MaxMaxKubeletDelay || d%time.Second != 0 {
+		bad("max kubelet delay", d.String(), fmt.Sprintf("want whole seconds from %s to %s", MinMaxKubeletDelay, MaxMaxKubeletDelay))
+	}
+	if !slices.Contains(RebootPolicies, c.policy()) {
+		bad("reboot policy", string(c.RebootPolicy), fmt.Sprintf("want one of %v", RebootPolicies))
+	}
 	return errors.Join(errs...)
+}
+
+func (c Config) delay() time.Duration {
+	if c.MaxKubeletDelay == 0 {
+		return DefaultMaxKubeletDelay
+	}
+	return c.MaxKubeletDelay
+}
+
+func (c Config) policy() RebootPolicy {
+	if c.RebootPolicy == "" {
+		return DefaultRebootPolicy
+	}
+	return c.RebootPolicy
 }
 
 func hasDotDot(p string) bool {

@@ -5,8 +5,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 const kvPlaceholder = "${KERNEL_FULL_VERSION}"
@@ -36,6 +39,8 @@ module=ice
 in_tree_modules=ice
 module_parameters=debug=1 enable
 firmware_path=/firmware
+max_kubelet_delay=300
+reboot_policy=BeforeKubelet
 `
 	if string(got) != want {
 		t.Errorf("Render() =\n%s\nwant\n%s", got, want)
@@ -65,6 +70,10 @@ func TestRenderGood(t *testing.T) {
 		"placeholder inside tag": func(c *Config) { c.Image = "registry.example.com/acme/ice:v1-" + kvPlaceholder },
 		"param value chars":      func(c *Config) { c.Parameters = []string{"a=/x/y.z,1:2+3-4_5", "b="} },
 		"firmware dots in names": func(c *Config) { c.FirmwarePath = "/lib/firmware/intel/ice.ddp/v1.2" },
+		"shortest delay":         func(c *Config) { c.MaxKubeletDelay = MinMaxKubeletDelay },
+		"longest delay":          func(c *Config) { c.MaxKubeletDelay = MaxMaxKubeletDelay },
+		"policy Always":          func(c *Config) { c.RebootPolicy = RebootAlways },
+		"policy Never":           func(c *Config) { c.RebootPolicy = RebootNever },
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := goodConfig()
@@ -114,6 +123,13 @@ func TestRenderRejects(t *testing.T) {
 		"firmware newline":          func(c *Config) { c.FirmwarePath = "/fw\nname=x" },
 		"firmware NUL":              func(c *Config) { c.FirmwarePath = "/fw\x00" },
 		"firmware shell characters": func(c *Config) { c.FirmwarePath = "/fw/$(id)" },
+		"delay too short":           func(c *Config) { c.MaxKubeletDelay = 29 * time.Second },
+		"delay too long":            func(c *Config) { c.MaxKubeletDelay = time.Hour + time.Second },
+		"delay not whole seconds":   func(c *Config) { c.MaxKubeletDelay = 90*time.Second + time.Millisecond },
+		"delay negative":            func(c *Config) { c.MaxKubeletDelay = -time.Minute },
+		"policy unknown":            func(c *Config) { c.RebootPolicy = "Sometimes" },
+		"policy lower case":         func(c *Config) { c.RebootPolicy = "always" },
+		"policy with newline":       func(c *Config) { c.RebootPolicy = "Always\nname=x" },
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := goodConfig()
@@ -139,6 +155,10 @@ func TestFilesAndPaths(t *testing.T) {
 		"/usr/local/bin/day1kmod-ice-lib.sh",
 		"/usr/local/bin/day1kmod-ice-load.sh",
 		"/usr/local/bin/day1kmod-ice-pull.sh",
+		"/usr/local/bin/day1kmod-ice-fetch.sh",
+	}
+	if len(files) != len(want) {
+		t.Fatalf("%d files, want %d", len(files), len(want))
 	}
 	for i, f := range files {
 		if f.Path != want[i] {
@@ -151,8 +171,14 @@ func TestFilesAndPaths(t *testing.T) {
 	if got := PullCommand("ice"); got != "/usr/local/bin/day1kmod-ice-pull.sh /etc/day1kmod/ice.conf" {
 		t.Errorf("PullCommand = %q", got)
 	}
+	if got := FetchCommand("ice"); got != "/usr/local/bin/day1kmod-ice-fetch.sh /etc/day1kmod/ice.conf" {
+		t.Errorf("FetchCommand = %q", got)
+	}
+	if got := StatusPath("ice"); got != "/run/day1kmod/ice.status" {
+		t.Errorf("StatusPath = %q", got)
+	}
 	// The scripts find the library by replacing their own suffix.
-	for _, p := range []string{LoadPath("ice"), PullPath("ice")} {
+	for _, p := range []string{LoadPath("ice"), PullPath("ice"), FetchPath("ice")} {
 		if lib := p[:strings.LastIndex(p, "-")] + "-lib.sh"; lib != LibPath("ice") {
 			t.Errorf("%s would source %s, not %s", p, lib, LibPath("ice"))
 		}
@@ -165,7 +191,7 @@ func TestFilesAndPaths(t *testing.T) {
 // The embedded scripts are the files in this directory, and the state
 // directory is named in lib.sh only.
 func TestEmbedded(t *testing.T) {
-	for name, got := range map[string]string{"lib.sh": Lib, "load.sh": Load, "pull.sh": Pull} {
+	for name, got := range map[string]string{"lib.sh": Lib, "load.sh": Load, "pull.sh": Pull, "fetch.sh": Fetch} {
 		disk, err := os.ReadFile(name)
 		if err != nil {
 			t.Fatal(err)
@@ -176,8 +202,10 @@ func TestEmbedded(t *testing.T) {
 		if !strings.Contains(got, "set -euo pipefail") && name != "lib.sh" {
 			t.Errorf("%s lacks set -euo pipefail", name)
 		}
-		if strings.Contains(got, "/var/lib/day1kmod") != (name == "lib.sh") {
-			t.Errorf("%s: the state directory must be named in lib.sh only", name)
+		for _, dir := range []string{"/var/lib/day1kmod", RunDir} {
+			if strings.Contains(got, dir) != (name == "lib.sh") {
+				t.Errorf("%s: %s must be named in lib.sh only", name, dir)
+			}
 		}
 		for _, bad := range []string{"eval ", "source \"$1\"", ". \"$1\""} {
 			if strings.Contains(got, bad) {
@@ -199,7 +227,7 @@ func TestShellcheck(t *testing.T) {
 		}
 		t.Fatal("shellcheck not installed: it is required in CI")
 	}
-	files := []string{"lib.sh", "load.sh", "pull.sh", "testdata/fakelib.sh"}
+	files := []string{"lib.sh", "load.sh", "pull.sh", "fetch.sh", "testdata/fakelib.sh"}
 	fakes, err := filepath.Glob("testdata/fakebin/*")
 	if err != nil || len(fakes) == 0 {
 		t.Fatalf("no fakes found: %v", err)
@@ -211,5 +239,56 @@ func TestShellcheck(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || len(out) > 0 {
 		t.Errorf("shellcheck: %v\n%s", err, out)
+	}
+}
+
+// The names the scripts derive are the ones Go gives the units and files.
+func TestScriptsNameWhatGoNames(t *testing.T) {
+	script := `. ./lib.sh; load_unit ice; gate_unit ice; fetch_unit ice; printf '%s\n' "$DAY1KMOD_RUN_DIR"`
+	out, err := exec.Command("bash", "-c", script).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	want := strings.Join([]string{LoadUnit("ice"), PullUnit("ice"), FetchUnit("ice"), RunDir}, "\n") + "\n"
+	if string(out) != want {
+		t.Errorf("lib.sh names:\n%s\nwant:\n%s", out, want)
+	}
+	if filepath.Dir(StatusPath("ice")) != RunDir {
+		t.Errorf("StatusPath %s is not in RunDir", StatusPath("ice"))
+	}
+}
+
+// shellInt reads "NAME=<integer>" from a script.
+func shellInt(t *testing.T, script, name string) time.Duration {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^` + name + `=([0-9]+)`).FindStringSubmatch(script)
+	if m == nil {
+		t.Fatalf("no %s= in the script", name)
+	}
+	n, _ := strconv.Atoi(m[1])
+	return time.Duration(n) * time.Second
+}
+
+// load.sh's time budget fits the load unit's TimeoutStartSec: the forward
+// steps, the rollback, the last stop of each (TERM and KILL, each waited for
+// KILL_GRACE) and two status writes that may each wait for the lock. Each
+// step's own limit fits its phase.
+func TestLoadBudgetFitsTheUnitTimeout(t *testing.T) {
+	budget, rollback := shellInt(t, Load, "LOAD_BUDGET"), shellInt(t, Load, "ROLLBACK_BUDGET")
+	grace, lock := shellInt(t, Lib, "KILL_GRACE"), shellInt(t, Lib, "STATUS_LOCK_WAIT")
+	total := budget + rollback + 2*2*grace + 2*lock
+	if total >= LoadTimeout {
+		t.Errorf("load.sh may take %s, the unit allows %s", total, LoadTimeout)
+	}
+	for _, step := range []string{"LIMIT_FIRMWARE", "LIMIT_LABEL", "LIMIT_SETTLE", "LIMIT_UNLOAD", "LIMIT_LOAD"} {
+		if d := shellInt(t, Load, step); d > budget {
+			t.Errorf("%s=%s exceeds LOAD_BUDGET=%s", step, d, budget)
+		}
+	}
+	if d := shellInt(t, Load, "LIMIT_RELOAD"); d > rollback {
+		t.Errorf("LIMIT_RELOAD=%s exceeds ROLLBACK_BUDGET=%s", d, rollback)
+	}
+	if GateTimeout <= MaxMaxKubeletDelay {
+		t.Errorf("the gate's TimeoutStartSec %s must exceed the largest delay %s", GateTimeout, MaxMaxKubeletDelay)
 	}
 }

@@ -56,3 +56,31 @@ ko_field() {
 
 # image_key REF: the directory name of an image in the registry and store.
 image_key() { printf '%s\n' "${1//[\/:@]/_}"; }
+
+# The fake clock: FAKE_DIR/clock, seconds since the epoch.
+clock() {
+	local t=1767225600
+	if [[ -f "${FAKE_DIR}/clock" ]]; then
+		read -r t <"${FAKE_DIR}/clock" || true
+	fi
+	printf '%s\n' "$t"
+}
+
+# advance_clock SECONDS: time passes (written whole: watchdogs read it).
+advance_clock() {
+	local t
+	t="$(clock)"
+	printf '%s\n' "$((t + ${1:-0}))" >"${FAKE_DIR}/clock.$$"
+	mv -f "${FAKE_DIR}/clock.$$" "${FAKE_DIR}/clock"
+}
+
+# hang: play a command stuck in the kernel: a long time passes on the fake
+# clock, and the process stays until killed (it ignores TERM, as a process
+# in uninterruptible sleep would; KILL ends it, which the kernel would not).
+hang() {
+	advance_clock 100000
+	trap '' TERM
+	while :; do
+		"${FAKE_REAL_SLEEP:?}" 0.1
+	done
+}

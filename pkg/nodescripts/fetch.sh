@@ -1,0 +1,358 @@
+#!/bin/bash
+# day1kmod fetch: pull the kernel module image and extract the module tree
+# for the running kernel.
+#
+# Usage: fetch.sh CONFIG-FILE
+#
+# Run by day1kmod-fetch-N.service, which the gate (pull.sh, in front of the
+# kubelet) starts when the tree for the running kernel is not on disk. It
+# pulls the image with podman, copies /opt/lib/modules/$(uname -r) (and the
+# firmware directory) out of it into the state directory and removes the
+# image. Failures are retried with a capped back-off until it works or the
+# image turns out unusable.
+#
+# The tree is built in a temporary directory next to its final place and
+# renamed into place: an interrupted run never leaves a half tree where the
+# load unit looks. The gate watches for that rename and reboots while it
+# still holds the kubelet; a fetch that finishes after the gate gave up
+# follows the reboot policy (it never reboots under the default).
+set -euo pipefail
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "${0%fetch.sh}lib.sh"
+
+# Retries: the first after 5 s, each next one after twice as long, at most
+# 300 s apart, until the fetch works: the registry may come back hours later,
+# and a late fetch only stages the tree (the reboot policy decides).
+FETCH_FIRST_DELAY=5
+FETCH_MAX_DELAY=300
+# One podman pull may take this long (a large image over a slow link).
+LIMIT_PULL=900
+
+# Exit status when the image was pulled but does not hold what the config
+# asks for: retrying cannot help until the image changes
+# (nodescripts.FetchExitImageUnusable).
+EXIT_IMAGE_UNUSABLE=2
+
+# State for the exit trap, which cleans up whatever a failure leaves behind.
+IMAGE_REF=""   # set once the image is pulled: removed on exit
+MOUNTED=""     # set while the image is mounted
+TMP_TREE=""    # the tree under construction: removed on exit unless committed
+DIGEST=""      # of the pulled image
+FETCH_ERROR="" # why the last attempt failed, for the status file
+PULL_RESULT="" # what the status file reports at exit
+
+cleanup() {
+	local code=$?
+	if [[ -z "$PULL_RESULT" && -n "$KVER" ]]; then
+		PULL_RESULT=failed
+		status_set pull_result=failed pull_reason="${DIE_REASON:-the fetch ended with status $code}"
+	fi
+	if [[ -n "$MOUNTED" ]]; then
+		podman image unmount "$IMAGE_REF" >/dev/null || warn "could not unmount image '$IMAGE_REF'"
+	fi
+	if [[ -n "$TMP_TREE" ]]; then
+		rm -rf -- "$TMP_TREE"
+	fi
+	if [[ -n "$IMAGE_REF" ]]; then
+		remove_image
+	fi
+}
+
+# remove_image: the image is not needed once extracted; a failure to remove
+# it only costs disk space.
+remove_image() {
+	local ref="$IMAGE_REF"
+	IMAGE_REF=""
+	if ! podman rmi "$ref" >/dev/null; then
+		warn "could not remove image '$ref' from the container storage"
+	fi
+}
+
+# remove_stale_temp_dirs: a run killed mid-extract (power loss, timeout)
+# leaves its temporary tree behind; it was never renamed into place, so it is
+# only garbage.
+remove_stale_temp_dirs() {
+	local d
+	for d in "${NAME_DIR}"/.tmp-*; do
+		if [[ -e "$d" ]]; then
+			log "removing $d left by an interrupted run"
+			rm -rf -- "$d"
+		fi
+	done
+}
+
+# load_proxy_env: use the cluster-wide proxy the MCO writes for podman and
+# friends. The file is parsed (KEY=value, optional quotes), never sourced.
+load_proxy_env() {
+	local file="${DAY1KMOD_ROOT}/etc/mco/proxy.env" line key value
+	[[ -f "$file" ]] || return 0
+	while IFS= read -r line || [[ -n "$line" ]]; do
+		line="${line#export }"
+		[[ "$line" == *=* ]] || continue
+		key="${line%%=*}"
+		value="${line#*=}"
+		if [[ "$value" =~ ^\"(.*)\"$ || "$value" =~ ^\'(.*)\'$ ]]; then
+			value="${BASH_REMATCH[1]}"
+		fi
+		case "${key^^}" in
+		HTTP_PROXY | HTTPS_PROXY | NO_PROXY)
+			# Exported under both spellings: tools disagree on which they read.
+			export "${key^^}=$value" "${key,,}=$value"
+			log "using ${key^^} from $file"
+			;;
+		esac
+	done <"$file"
+}
+
+# pull_image REF: one podman pull, time-limited. The network being
+# "online" does not mean the registry is reachable yet: the caller retries.
+pull_image() {
+	local ref="$1"
+	local auth="${DAY1KMOD_ROOT}/var/lib/kubelet/config.json"
+	local args=(pull)
+	if [[ -f "$auth" ]]; then
+		args+=(--authfile "$auth")
+	fi
+	args+=("$ref")
+	log "pulling image '$ref'"
+	run_limited "$LIMIT_PULL" podman "${args[@]}" >&2
+}
+
+# image_digest REF: the digest of the pulled image, for the record and the
+# reboot stamp.
+image_digest() {
+	local digest
+	digest="$(podman image inspect --format '{{.Digest}}' "$1")" || digest=""
+	if [[ -z "$digest" ]]; then
+		warn "could not read the digest of image '$1'"
+		digest=unknown
+	fi
+	printf '%s\n' "$digest"
+}
+
+# extract MNT: copy the modules for the running kernel (and the firmware)
+# from the mounted image MNT into TMP_TREE. Returns 1 with the reason logged
+# when a copy fails, EXIT_IMAGE_UNUSABLE when the image does not have what the
+# config asks for.
+extract() {
+	local mnt="$1" src="$1/opt/lib/modules/${KVER}" have
+	if [[ ! -d "$src" ]]; then
+		have="$(find "${mnt}/opt/lib/modules" -mindepth 1 -maxdepth 1 -printf '%f ' 2>/dev/null || true)"
+		error "image '$IMAGE_REF' has no /opt/lib/modules/${KVER} for the running kernel (it has: ${have:-nothing})"
+		return "$EXIT_IMAGE_UNUSABLE"
+	fi
+	if [[ -z "$(find_module_file "$src" "$CFG_MODULE")" ]]; then
+		error "image '$IMAGE_REF' has no module '$CFG_MODULE' in /opt/lib/modules/${KVER}"
+		return "$EXIT_IMAGE_UNUSABLE"
+	fi
+	if [[ -n "$CFG_FIRMWARE_PATH" && ! -d "${mnt}${CFG_FIRMWARE_PATH}" ]]; then
+		error "image '$IMAGE_REF' has no firmware directory '$CFG_FIRMWARE_PATH'"
+		return "$EXIT_IMAGE_UNUSABLE"
+	fi
+	# cp -R keeps symlinks as they are: an image that links, say,
+	# /opt/lib/modules/K/host to /lib/modules/K so its modules.dep reaches
+	# in-tree dependencies (as images for the Kernel Module Management
+	# operator do) gets the node's own in-tree modules through it.
+	log "extracting /opt/lib/modules/${KVER} from image '$IMAGE_REF'"
+	mkdir -p "${TMP_TREE}/lib/modules" || return 1
+	cp -R --preserve=mode,timestamps "$src" "${TMP_TREE}/lib/modules/${KVER}" || return 1
+	if [[ -n "$CFG_FIRMWARE_PATH" ]]; then
+		log "extracting firmware from '$CFG_FIRMWARE_PATH' in image '$IMAGE_REF'"
+		cp -R --preserve=mode,timestamps "${mnt}${CFG_FIRMWARE_PATH}" "${TMP_TREE}/firmware" || return 1
+	fi
+}
+
+# extract_image: mount the pulled image and extract it into TMP_TREE.
+extract_image() {
+	local mnt status=0
+	mnt="$(podman image mount "$IMAGE_REF")" || return 1
+	MOUNTED=1
+	extract "$mnt" || status=$?
+	MOUNTED=""
+	podman image unmount "$IMAGE_REF" >/dev/null || warn "could not unmount image '$IMAGE_REF'"
+	return "$status"
+}
+
+# finish_tree DIGEST REF: make TMP_TREE usable by `modprobe -d` and record
+# what it holds.
+finish_tree() {
+	local digest="$1" ref="$2" moddir="${TMP_TREE}/lib/modules/${KVER}"
+	# A kmod built with /usr/lib/modules as its module directory looks there.
+	mkdir -p "${TMP_TREE}/usr/lib" || return 1
+	ln -s ../../lib/modules "${TMP_TREE}/usr/lib/modules" || return 1
+	# modprobe finds modules through the binary index, depmod writes both.
+	if [[ ! -f "${moddir}/modules.dep" || ! -f "${moddir}/modules.dep.bin" ]]; then
+		log "the image has no module index (modules.dep, modules.dep.bin): running depmod"
+		depmod -b "$TMP_TREE" "$KVER" || return 1
+	fi
+	check_vermagic "$TMP_TREE" || return "$EXIT_IMAGE_UNUSABLE"
+	# Date-free, so the same image gives the same record.
+	{
+		printf '# What day1kmod extracted into this directory.\n'
+		printf 'name=%s\n' "$CFG_NAME"
+		printf 'image=%s\n' "$CFG_IMAGE"
+		printf 'reference=%s\n' "$ref"
+		printf 'digest=%s\n' "$digest"
+		printf 'kernel=%s\n' "$KVER"
+		printf 'module=%s\n' "$CFG_MODULE"
+		printf 'firmware_path=%s\n' "$CFG_FIRMWARE_PATH"
+	} >"$(record_file "$TMP_TREE")" || return 1
+	chmod 0755 "$TMP_TREE" || return 1
+}
+
+# commit_tree: rename TMP_TREE to TREE. A stale tree (extracted for another
+# image) is first moved aside under a temporary name, so TREE is at every
+# moment either absent or whole.
+commit_tree() {
+	local old=""
+	# Data first, then the rename: after a power loss the final path never
+	# names a tree whose files were not written out yet.
+	sync -f "$TMP_TREE" || return 1
+	if [[ -e "$TREE" ]]; then
+		old="${NAME_DIR}/.tmp-${KVER}.replaced"
+		rm -rf -- "$old"
+		mv -T -- "$TREE" "$old" || return 1
+	fi
+	mv -T -- "$TMP_TREE" "$TREE" || return 1
+	TMP_TREE=""
+	if [[ -n "$old" ]]; then
+		rm -rf -- "$old"
+	fi
+	log "modules for kernel $KVER are in $TREE"
+}
+
+# fetch_once REF: one attempt: pull (unless an earlier attempt of this run
+# pulled the image already: a retry does not download it again), extract,
+# check and commit. Returns 1 on a failure worth retrying (FETCH_ERROR says
+# why), EXIT_IMAGE_UNUSABLE when the image cannot work.
+fetch_once() {
+	local ref="$1" status=0
+	if [[ -z "$IMAGE_REF" ]]; then
+		if ! pull_image "$ref"; then
+			FETCH_ERROR="could not pull image '$ref'"
+			return 1
+		fi
+		IMAGE_REF="$ref"
+		DIGEST="$(image_digest "$ref")"
+	fi
+	TMP_TREE="$(mktemp -d "${NAME_DIR}/.tmp-${KVER}.XXXXXX")" || {
+		FETCH_ERROR="could not create a temporary directory in $NAME_DIR"
+		return 1
+	}
+	extract_image || status=$?
+	if ((status == 0)); then
+		finish_tree "$DIGEST" "$ref" || status=$?
+	fi
+	if ((status == 0)); then
+		commit_tree || status=$?
+	fi
+	if ((status != 0)); then
+		rm -rf -- "$TMP_TREE"
+		TMP_TREE=""
+		if ((status == EXIT_IMAGE_UNUSABLE)); then
+			FETCH_ERROR="image '$ref' (digest $DIGEST) cannot work for kernel $KVER: see the error above"
+		else
+			FETCH_ERROR="could not extract the module from image '$ref' into $NAME_DIR"
+		fi
+		return "$status"
+	fi
+}
+
+# gate_holds: the gate of N still holds the kubelet, so it reboots when it
+# sees the tree. The gate writes its gave-up marker before it looks at the
+# tree a last time, and this script looks for the marker after the rename:
+# one of the two always sees the other.
+gate_holds() {
+	[[ "$(systemctl is-active "$(gate_unit "$CFG_NAME")" 2>/dev/null || true)" == activating ]] &&
+		[[ ! -e "$(gave_up_marker)" ]] && ! kubelet_started
+}
+
+# stage WHY: the tree is committed and day1kmod does not reboot for it now.
+stage() {
+	PULL_RESULT=staged
+	status_set pull_result=staged pull_reason="$1" reboot_pending=yes
+	warn "$1"
+}
+
+# after_commit: the tree for the running kernel is in place; the gate
+# reboots, or the reboot policy decides.
+after_commit() {
+	local next="'$CFG_MODULE' is loaded at the next reboot (the MCD's next drained reboot, or any other)"
+	if gate_holds; then
+		PULL_RESULT=fetched
+		status_set pull_result=fetched pull_reason="tree for kernel $KVER committed while $(gate_unit "$CFG_NAME") holds the kubelet: the gate reboots" reboot_pending=yes
+		log "modules for kernel $KVER are on disk; $(gate_unit "$CFG_NAME") still holds the kubelet and reboots"
+		return 0
+	fi
+	case "$CFG_REBOOT_POLICY" in
+	Always)
+		warn "the fetch finished after the kubelet was let start: rebootPolicy Always reboots now, without a drain: the pods of this node are killed"
+		PULL_RESULT=fetched
+		status_set pull_result=fetched pull_reason="late fetch, rebootPolicy Always" reboot_pending=yes
+		do_reboot "$DIGEST" "rebootPolicy Always: loading '$CFG_MODULE' although workloads may run" ||
+			stage "already rebooted once for kernel $KVER and digest $DIGEST: not rebooting again; $next"
+		;;
+	Never)
+		stage "rebootPolicy Never: day1kmod does not reboot; $next"
+		;;
+	*)
+		stage "the fetch finished after the kubelet was let start: rebootPolicy BeforeKubelet does not reboot a node that may run workloads; $next"
+		;;
+	esac
+}
+
+main() {
+	day1kmod_init "$@"
+
+	local state delay="$FETCH_FIRST_DELAY" attempt=0 status lock_fd
+	mkdir -p "$DAY1KMOD_RUN_DIR"
+	# One fetch at a time per N: a second one (started by hand, or by a
+	# gate while this one runs) leaves the work to this one.
+	exec {lock_fd}>"${DAY1KMOD_RUN_DIR}/${CFG_NAME}.fetch.lock"
+	if ! flock -n "$lock_fd"; then
+		log "another fetch of '$CFG_NAME' is running (${DAY1KMOD_RUN_DIR}/${CFG_NAME}.fetch.lock): leaving the work to it"
+		exit 0
+	fi
+
+	trap cleanup EXIT
+	state="$(tree_state)"
+	if [[ "$state" == current ]]; then
+		PULL_RESULT=current
+		status_set pull_result=current pull_reason="modules for kernel $KVER are on disk at $TREE"
+		log "modules for kernel $KVER are already on disk at $TREE: nothing to fetch"
+		exit 0
+	fi
+	if [[ "$state" == stale ]]; then
+		log "the tree at $TREE was extracted from image '$(record_get "$TREE" image)'; the config now names '$CFG_IMAGE': replacing it"
+	fi
+
+	mkdir -p "$NAME_DIR"
+	remove_stale_temp_dirs
+	local ref
+	ref="$(resolve_image)"
+	load_proxy_env
+
+	while :; do
+		attempt=$((attempt + 1))
+		status=0
+		fetch_once "$ref" || status=$?
+		((status != 0)) || break
+		if ((status == EXIT_IMAGE_UNUSABLE)); then
+			PULL_RESULT=unusable
+			status_set pull_result=unusable pull_reason="$FETCH_ERROR; not retrying"
+			error "$FETCH_ERROR; not retrying, not rebooting: the node keeps the in-tree driver until the image is fixed"
+			exit "$EXIT_IMAGE_UNUSABLE"
+		fi
+		status_set pull_result=fetching pull_reason="attempt $attempt: $FETCH_ERROR; retrying in ${delay}s"
+		warn "attempt $attempt: $FETCH_ERROR; retrying in ${delay}s"
+		sleep "$delay"
+		delay=$((delay * 2 > FETCH_MAX_DELAY ? FETCH_MAX_DELAY : delay * 2))
+	done
+	remove_image
+	trap - EXIT
+	prune_trees
+	after_commit
+}
+
+main "$@"

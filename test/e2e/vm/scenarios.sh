@@ -66,19 +66,24 @@ unit_secs() {
 			u = substr($0, RSTART, RLENGTH); sub(/^(Finished|Failed to start) /, "", u)
 			if (u in start) { sum += t($0) - start[u]; n++; delete start[u] }
 		}
-		END { if (n) printf "%.2f s%s", sum, (n > 1 ? " (" n " units)" : ""); else printf "-" }' "$SD/journal/boot-$1.log" 2>/dev/null
+		END { if (n) printf "%.1f s%s", sum, (n > 1 ? " (" n " units)" : ""); else printf "-" }' "$SD/journal/boot-$1.log" 2>/dev/null
 }
+
+# secs T: T (seconds) as "12.3 s", nothing when T is empty.
+secs() { [[ -z $1 ]] || printf '%.1f s' "$1"; }
 
 # timing K: from boot K's journal (monotonic seconds since kernel start),
 # separated by "|": network-pre.target reached, NetworkManager starting, the
-# time the day1kmod load units and gate (pull) units took, the kubelet starting.
+# time the day1kmod load units and gate (pull) units took, the kubelet
+# starting, the journal's last line (the reboot or the probe's power off).
 timing() {
-	local netpre nm kubelet
+	local netpre nm kubelet end
 	netpre=$(jts "$1" 'Reached target network-pre.target')
 	nm=$(jts "$1" 'Starting NetworkManager.service')
-	kubelet=$(jts "$1" 'e2e: kubelet starts')
-	printf '%s|%s|%s|%s|%s\n' "${netpre:+$netpre s}" "${nm:+$nm s}" "$(unit_secs "$1" 'day1kmod-load-[^ ]+')" \
-		"$(unit_secs "$1" 'day1kmod-pull-[^ ]+')" "${kubelet:+$kubelet s}"
+	kubelet=$(jts "$1" "$KUBELET_STARTS")
+	end=$({ tail -n 1 "$SD/journal/boot-$1.log" 2>/dev/null || true; } | sed -nE 's/^\[ *([0-9]+\.[0-9]+)\].*/\1/p')
+	printf '%s|%s|%s|%s|%s|%s\n' "$(secs "$netpre")" "$(secs "$nm")" "$(unit_secs "$1" 'day1kmod-load-[^ ]+')" \
+		"$(unit_secs "$1" 'day1kmod-pull-[^ ]+')" "$(secs "$kubelet")" "$(secs "$end")"
 }
 
 # load_before_netpre K N: boot K's load unit for N ended before network-pre.target.
@@ -105,11 +110,6 @@ pulled() { # K: the registry served a manifest in boot K
 }
 status_is() { # N NAME KEY VALUE: boot N's /run/day1kmod/NAME.status has KEY=VALUE
 	eq "$(res "$1" "status.$2.$3")" "$4"
-}
-status_matches() { # N NAME KEY REGEX: KEY's value in boot N's status of NAME matches REGEX
-	local got
-	got=$(res "$1" "status.$2.$3")
-	[[ $got =~ $4 ]] || { echo "         $3='$got' does not match /$4/" | tee -a "$SD/checks"; return 1; }
 }
 kubelet_saw() { # N DUMMY: boot N's kubelet started and saw dummy as DUMMY
 	local got
@@ -223,8 +223,8 @@ scenario_replace() {
 	check "status: pull_result=current, reboot_pending=no" eq "$(res 5 status.dummy.pull_result) $(res 5 status.dummy.reboot_pending)" "current no"
 	check "kernel B's tree is on disk" contains "$(res 5 var-lib-day1kmod)" "/var/lib/day1kmod/dummy/$KVER2"
 	check "kernel A's tree is kept (the previous kernel: a rollback works)" contains "$(res 5 var-lib-day1kmod) " "/var/lib/day1kmod/dummy/$KVER "
-	check "the older kernel's tree is pruned" not contains "$(res 5 var-lib-day1kmod)" "dummy/$OLD_KVER"
-	check "and its reboot stamp" not contains "$(res 5 var-lib-day1kmod)" "rebooted-$OLD_KVER"
+	check "the older kernel's tree is pruned" lacks "$(res 5 var-lib-day1kmod)" "dummy/$OLD_KVER"
+	check "and its reboot stamp" lacks "$(res 5 var-lib-day1kmod)" "rebooted-$OLD_KVER"
 	check "the removal of the tree is logged, naming the kernel" jhas 4 "day1kmod\\[dummy\\]: removing the tree of kernel $OLD_KVER"
 	check "and of its stamp" jhas 4 "day1kmod\\[dummy\\]: removing the reboot stamp .*rebooted-$OLD_KVER"
 	check "no failed unit" eq "$(res 5 failed)" ""
@@ -319,7 +319,7 @@ scenario_load_hangs() {
 	check "the OOT init was interrupted, so the in-tree driver could come back" jhas 2 'blocking init interrupted by a signal'
 	check "in-tree dummy loaded again" intree_loaded 2 dummy
 	check "status: loaded=in-tree" status_is 2 dummy loaded in-tree
-	check "status: load_result=failed or rolled-back" status_matches 2 dummy load_result '^(failed|rolled-back)$'
+	check "status: load_result=rolled-back (the in-tree driver is back)" status_is 2 dummy load_result rolled-back
 	check "only the load unit failed" eq "$(res 2 failed)" day1kmod-load-dummy.service
 	row_end 2 2
 }
@@ -336,7 +336,7 @@ scenario_oot_fails() {
 	check "load says why it failed" jhas 2 'day1kmod-dummy-load.*(fail|FAIL|error|ERROR)'
 	check "only the load unit failed" eq "$(res 2 failed)" day1kmod-load-dummy.service
 	check "status: loaded=in-tree" status_is 2 dummy loaded in-tree
-	check "status: load_result=failed or rolled-back" status_matches 2 dummy load_result '^(failed|rolled-back)$'
+	check "status: load_result=rolled-back (the in-tree driver is back)" status_is 2 dummy load_result rolled-back
 	row_end 1 2
 }
 

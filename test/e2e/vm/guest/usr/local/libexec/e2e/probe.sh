@@ -7,9 +7,14 @@ set -u
 out=/dev/ttyS1
 
 state=$(systemctl is-system-running --wait)
-# A pull unit may still run when it is not part of the boot transaction.
+# A day1kmod unit may still run when it is not part of the boot transaction:
+# the fetch unit (Type=exec, so "active" while it runs) goes on in the
+# background once the gate let the kubelet start.
 for _ in $(seq 600); do
-	systemctl list-units --state=activating --plain --no-legend 'day1kmod-*' | grep -q . || break
+	{
+		systemctl list-units --state=activating --plain --no-legend 'day1kmod-*'
+		systemctl list-units --state=active --plain --no-legend 'day1kmod-fetch-*'
+	} | grep -q . || break
 	sleep 1
 done
 sleep 2

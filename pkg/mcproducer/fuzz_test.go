@@ -16,14 +16,15 @@ var configLine = regexp.MustCompile(`^[a-z_]+=`)
 // scripts are the embedded ones, units depend on N alone, and every other
 // value lands on its own line of the config file.
 func FuzzNewMachineConfig(f *testing.F) {
-	f.Add("", "99-worker-ice", "worker", "quay.io/acme/ice-kmod", "ice", "ice", "debug=1", "/firmware", "")
-	f.Add("ice", "", "worker", "quay.io/acme/ice-kmod:${KERNEL_FULL_VERSION}", "ice", "", "", "", "3.4.0")
-	f.Add("x", "mc", "pool", "quay.io/a/b@sha256:"+strings.Repeat("a", 64), "m_1", "a\nb", "p=1\nExecStart=/bin/sh", "/fw/../x", "3.5.0")
-	f.Add("n", "mc", "p", "quay.io/a/b:`id`", "m;reboot", "$(id)", "a=%n", "/f w", "9")
-	f.Fuzz(func(t *testing.T, name, mcName, pool, image, module, intree, param, firmware, version string) {
+	f.Add("", "99-worker-ice", "worker", "quay.io/acme/ice-kmod", "ice", "ice", "debug=1", "/firmware", "", "", "")
+	f.Add("ice", "", "worker", "quay.io/acme/ice-kmod:${KERNEL_FULL_VERSION}", "ice", "", "", "", "3.4.0", "90s", "Always")
+	f.Add("x", "mc", "pool", "quay.io/a/b@sha256:"+strings.Repeat("a", 64), "m_1", "a\nb", "p=1\nExecStart=/bin/sh", "/fw/../x", "3.5.0", "1h", "Never")
+	f.Add("n", "mc", "p", "quay.io/a/b:`id`", "m;reboot", "$(id)", "a=%n", "/f w", "9", "5m\nx=1", "Never\nExecStart=/bin/sh")
+	f.Fuzz(func(t *testing.T, name, mcName, pool, image, module, intree, param, firmware, version, delay, policy string) {
 		c := Config{
 			Name: name, MachineConfigName: mcName, MachineConfigPool: pool, KernelModuleImage: image,
 			KernelModuleName: module, ModuleParameters: []string{param}, FirmwarePath: firmware, IgnitionVersion: version,
+			MaxKubeletDelay: delay, RebootPolicy: policy,
 		}
 		if intree != "" {
 			c.InTreeModulesToRemove = []string{intree}

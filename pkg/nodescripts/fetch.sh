@@ -279,6 +279,10 @@ stage() {
 # reboots, or the reboot policy decides.
 after_commit() {
 	local next="'$CFG_MODULE' is loaded at the next reboot (the MCD's next drained reboot, or any other)"
+	if [[ "$CFG_REBOOT_POLICY" == Never ]]; then
+		stage "rebootPolicy Never: day1kmod does not reboot; $next"
+		return 0
+	fi
 	if gate_holds; then
 		PULL_RESULT=fetched
 		status_set pull_result=fetched pull_reason="tree for kernel $KVER committed while $(gate_unit "$CFG_NAME") holds the kubelet: the gate reboots" reboot_pending=yes
@@ -292,9 +296,6 @@ after_commit() {
 		status_set pull_result=fetched pull_reason="late fetch, rebootPolicy Always" reboot_pending=yes
 		do_reboot "$DIGEST" "rebootPolicy Always: loading '$CFG_MODULE' although workloads may run" ||
 			stage "already rebooted once for kernel $KVER and digest $DIGEST: not rebooting again; $next"
-		;;
-	Never)
-		stage "rebootPolicy Never: day1kmod does not reboot; $next"
 		;;
 	*)
 		stage "the fetch finished after the kubelet was let start: rebootPolicy BeforeKubelet does not reboot a node that may run workloads; $next"

@@ -152,7 +152,7 @@ gate_unit() { printf 'day1kmod-pull-%s.service\n' "$1"; }
 fetch_unit() { printf 'day1kmod-fetch-%s.service\n' "$1"; }
 
 # day1kmod_init CONFIG: parse the config and derive the paths for the
-# running kernel. Both scripts start with it.
+# running kernel. Every script starts with it.
 day1kmod_init() {
 	[[ $# -eq 1 ]] || die "usage: ${0##*/} CONFIG-FILE"
 	parse_config "$1"
@@ -195,8 +195,8 @@ record_get() {
 # tree_state: print "absent", "current", or "stale" for TREE. A tree is
 # stale when it was extracted for another image, module or firmware path than
 # the config now names (the user changed the Day1KernelModule): it is then
-# not loaded, and pull replaces it. The final path only ever holds a whole
-# tree (pull renames it into place), so existence means complete.
+# not loaded, and the fetch replaces it. The final path only ever holds a whole
+# tree (the fetch renames it into place), so existence means complete.
 tree_state() {
 	if [[ ! -d "$TREE" ]]; then
 		echo absent

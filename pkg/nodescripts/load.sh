@@ -56,6 +56,10 @@ limited() {
 	local limit status=0 what="$2"
 	limit="$(within "$1")"
 	shift 2
+	if ((limit <= 0)); then
+		error "$what not tried: the time budget of this phase is spent (earlier steps hung)"
+		return 124
+	fi
 	run_limited "$limit" "$@" || status=$?
 	if ((status == 124)); then
 		if ((LIMIT_STUCK)); then

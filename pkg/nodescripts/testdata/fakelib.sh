@@ -75,10 +75,11 @@ advance_clock() {
 }
 
 # hang: play a command stuck in the kernel: a long time passes on the fake
-# clock, and the process stays until killed (it ignores TERM, as a process
-# in uninterruptible sleep would; KILL ends it, which the kernel would not).
+# clock (FAKE_HANG_SECONDS, default a day), and the process stays until
+# killed (it ignores TERM, as a process in uninterruptible sleep would; KILL
+# ends it, which the kernel would not).
 hang() {
-	advance_clock 100000
+	advance_clock "${FAKE_HANG_SECONDS:-86400}"
 	trap '' TERM
 	while :; do
 		"${FAKE_REAL_SLEEP:?}" 0.1

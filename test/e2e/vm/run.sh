@@ -14,9 +14,9 @@
 #                     (default ${XDG_CACHE_HOME:-$HOME/.cache}/day1kmod-e2e)
 #   E2E_WORKDIR       where disks and logs go (default: a new temporary directory)
 #   E2E_KEEP=1        keep E2E_WORKDIR (disks are 4 GB sparse each)
-#   E2E_JOBS          scenarios run at the same time (default 1)
+#   E2E_JOBS          scenarios run at the same time (default 2)
 #   E2E_BOOT_TIMEOUT  seconds one guest boot may take (default 420)
-#   E2E_QEMU_SMP, E2E_QEMU_MEM   guest CPUs (default 2) and MB (default 2048)
+#   E2E_QEMU_SMP, E2E_QEMU_MEM   guest CPUs (default 1) and MB (default 2048)
 #   E2E_KERNEL_ABI    guest kernel (default pinned in lib.sh)
 #   E2E_DEBIAN_MIRROR Debian mirror (default: the one apt on this machine uses)
 set -euo pipefail
@@ -27,7 +27,6 @@ set -euo pipefail
 # shellcheck source=scenarios.sh
 . "$E2E_DIR/scenarios.sh"
 
-E2E_JOBS=${E2E_JOBS:-1}
 SCENARIOS=${E2E_SCENARIOS:-baseline replace install-boot registry-late load-hangs oot-fails two-modules wrong-kernel other-vermagic}
 started_all=$SECONDS
 

@@ -1,24 +1,32 @@
 #!/bin/sh
 # Runs inside the base root file system while it is built (mmdebstrap hook):
-# builds the out-of-tree test modules against the pinned kernel's headers,
-# lays them out as kernel module images must be laid out
+# builds the out-of-tree test modules against the headers of both guest
+# kernels, lays them out as kernel module images must be laid out
 # (/opt/lib/modules/<kernel>/...), then removes the compiler and headers again:
 # a node has no compiler.
+#
+# Usage: base-chroot.sh KERNEL KERNEL2
 set -eu
 KVER=$1
+KVER2=$2
 cd /tmp/e2e
 
-# build NAME VARIANT CFLAGS: one module from kmod/oot.c into build/VARIANT/NAME.ko
+# build KERNEL NAME VARIANT CFLAGS: one module from kmod/oot.c into build/KERNEL/VARIANT/NAME.ko
 build() {
-	mkdir -p "build/$2"
-	cp kmod/oot.c kmod/Kbuild "build/$2/"
-	make -s -C "/lib/modules/$KVER/build" M="/tmp/e2e/build/$2" E2E_MODNAME="$1" E2E_CFLAGS="$3" modules
+	dir="/tmp/e2e/build/$1/$3"
+	mkdir -p "$dir"
+	cp kmod/oot.c kmod/Kbuild "$dir/"
+	make -s -C "/lib/modules/$1/build" M="$dir" E2E_MODNAME="$2" E2E_CFLAGS="$4" modules
 }
-build dummy ok ""
-build dummy fail "-DDAY1KMOD_E2E_FAIL"
-build e2e_twin twin ""
+for k in "$KVER" "$KVER2"; do
+	build "$k" dummy ok ""
+done
+build "$KVER" dummy fail "-DDAY1KMOD_E2E_FAIL"
+build "$KVER" dummy block "-DDAY1KMOD_E2E_BLOCK"
+build "$KVER" e2e_twin twin ""
 
-# image IMAGE KERNEL MODULE DEPMOD: the file tree of one kernel module image
+# image IMAGE KERNEL MODULE DEPMOD: adds the modules of KERNEL to the file
+# tree of one kernel module image
 image() {
 	tree="out/images/$1/opt/lib/modules/$2"
 	mkdir -p "$tree/extra"
@@ -27,15 +35,17 @@ image() {
 		depmod -b "out/images/$1/opt" "$2"
 	fi
 }
-image dummy "$KVER" build/ok/dummy.ko depmod
-image dummy-fail "$KVER" build/fail/dummy.ko depmod
+# One image for both kernels, as for a node pool during a kernel upgrade.
+image dummy "$KVER" "build/$KVER/ok/dummy.ko" depmod
+image dummy "$KVER2" "build/$KVER2/ok/dummy.ko" depmod
+image dummy-fail "$KVER" "build/$KVER/fail/dummy.ko" depmod
+image dummy-block "$KVER" "build/$KVER/block/dummy.ko" depmod
 # No modules.dep: the node must run depmod -b itself.
-image twin "$KVER" build/twin/e2e_twin.ko no-depmod
+image twin "$KVER" "build/$KVER/twin/e2e_twin.ko" no-depmod
 # Modules for some other kernel only, none for the running one.
-image wrong-kernel 6.1.0-0-other-amd64 build/ok/dummy.ko depmod
-echo "$KVER" >out/kver
+image wrong-kernel 6.1.0-0-other-amd64 "build/$KVER/ok/dummy.ko" depmod
 
 export DEBIAN_FRONTEND=noninteractive
-apt-get purge -y -q gcc make libc6-dev "linux-headers-$KVER" >/dev/null
+apt-get purge -y -q gcc make libc6-dev "linux-headers-$KVER" "linux-headers-$KVER2" >/dev/null
 apt-get autoremove --purge -y -q >/dev/null
 apt-get clean

@@ -2,7 +2,8 @@
 # Builds the cached base of the VM end-to-end test, unless already cached:
 #   base.img.zst  ext4 root file system of a Debian 12 node: systemd, udev,
 #                 kmod, podman, NetworkManager, the pinned kernel
-#   vmlinuz, initrd.img, kver
+#   vmlinuz, initrd.img, kver    the pinned kernel (booted by default)
+#   vmlinuz2, initrd2.img, kver2 the second kernel (kernel-upgrade scenario)
 #   images/       file trees of the test's kernel module images
 # into $E2E_CACHE/base-<hash of its inputs>/ and prints that directory.
 set -euo pipefail
@@ -28,9 +29,9 @@ packages=(
 	systemd systemd-sysv udev dbus kmod iproute2
 	network-manager
 	podman crun conmon fuse-overlayfs ca-certificates
-	"linux-image-$E2E_KERNEL_ABI"
+	"linux-image-$E2E_KERNEL_ABI" "linux-image-$E2E_KERNEL2_ABI"
 	# removed again by base-chroot.sh once the test modules are built
-	"linux-headers-$E2E_KERNEL_ABI" gcc make libc6-dev
+	"linux-headers-$E2E_KERNEL_ABI" "linux-headers-$E2E_KERNEL2_ABI" gcc make libc6-dev
 )
 started=$SECONDS
 # The hooks get the root directory as $1 (single quotes: expanded by mmdebstrap).
@@ -45,7 +46,7 @@ mmdebstrap --variant=minbase \
 	--dpkgopt='path-exclude=/usr/share/locale/*' \
 	--customize-hook='mkdir -p "$1/tmp/e2e"' \
 	--customize-hook="copy-in $E2E_DIR/kmod $E2E_DIR/base-chroot.sh /tmp/e2e" \
-	--customize-hook="chroot \"\$1\" /bin/sh /tmp/e2e/base-chroot.sh $E2E_KERNEL_ABI" \
+	--customize-hook="chroot \"\$1\" /bin/sh /tmp/e2e/base-chroot.sh $E2E_KERNEL_ABI $E2E_KERNEL2_ABI" \
 	--customize-hook="sync-out /tmp/e2e/out $work/out" \
 	--customize-hook='rm -rf "$1/tmp/e2e"' \
 	"$E2E_SUITE" "$root" "deb $mirror $E2E_SUITE main" >&2
@@ -76,11 +77,15 @@ for unit in getty.target getty@.service serial-getty@.service console-getty.serv
 	ln -sfn /dev/null "$root/etc/systemd/system/$unit"
 done
 
-kver=$(cat "$work/out/kver")
-[[ $kver == "$E2E_KERNEL_ABI" ]] || die "built for $kver, want $E2E_KERNEL_ABI"
-cp "$root/boot/vmlinuz-$kver" "$work/vmlinuz"
-cp "$root/boot/initrd.img-$kver" "$work/initrd.img"
-echo "$kver" >"$work/kver"
+# boot_files KERNEL SUFFIX: the kernel and initramfs QEMU boots directly.
+boot_files() {
+	[[ -e $root/boot/vmlinuz-$1 && -e $root/boot/initrd.img-$1 ]] || die "kernel $1 or its initramfs is missing"
+	cp "$root/boot/vmlinuz-$1" "$work/vmlinuz$2"
+	cp "$root/boot/initrd.img-$1" "$work/initrd$2.img"
+	echo "$1" >"$work/kver$2"
+}
+boot_files "$E2E_KERNEL_ABI" ""
+boot_files "$E2E_KERNEL2_ABI" 2
 mv "$work/out/images" "$work/images"
 
 started=$SECONDS

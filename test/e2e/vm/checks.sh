@@ -51,6 +51,7 @@ lt() {
 }
 not() { ! "$@"; }
 contains() { [[ $1 == *"$2"* ]] || { echo "         '$1' does not contain '$2'" | tee -a "$SD/checks"; return 1; }; }
+lacks() { [[ $1 != *"$2"* ]] || { echo "         '$1' contains '$2'" | tee -a "$SD/checks"; return 1; }; }
 
 # The journal lines worth reading when something failed.
 JOURNAL_FOCUS='day1kmod|dummy|e2e_twin|registry|podman|network-pre|network-online|NetworkManager|Failed|failed|e2e:|Reached target|reboot|Power'

@@ -5,15 +5,16 @@
 
 IMG=127.0.0.1:5000/e2e
 
-# boot_until_poweroff DISK MAX: boots DISK again and again while the guest
-# reboots itself, at most MAX boots in all for this scenario. Sets BOOTS and
-# ENDINGS. A boot that times out, panics or crashes ends the loop.
+# boot_until_poweroff DISK MAX [KERNEL]: boots DISK (with KERNEL, see boot_vm)
+# again and again while the guest reboots itself, at most MAX boots in all for
+# this scenario. Sets BOOTS and ENDINGS. A boot that times out, panics or
+# crashes ends the loop.
 boot_until_poweroff() {
-	local disk=$1 max=$2 ending started
+	local disk=$1 max=$2 kernel=${3:-} ending started
 	while ((BOOTS < max)); do
 		BOOTS=$((BOOTS + 1))
 		started=$SECONDS
-		ending=$(boot_vm "$disk" "$SD/boot-$BOOTS")
+		ending=$(boot_vm "$disk" "$SD/boot-$BOOTS" "$kernel")
 		ENDINGS+=("$ending")
 		BOOT_SECS+=("$((SECONDS - started))")
 		log "  boot $BOOTS: $ending after $((SECONDS - started)) s"
@@ -23,10 +24,12 @@ boot_until_poweroff() {
 	return 0
 }
 
-# make_disk NAME MODULES_JSON: a disk with the MachineConfig(s) of MODULES_JSON
-# (none when "[]") applied by the real Ignition, plus the test's guest files.
+# make_disk NAME MODULES_JSON [HOOK]: a disk with the MachineConfig(s) of
+# MODULES_JSON (none when "[]") applied by the real Ignition, plus the test's
+# guest files; HOOK, when given, is called with the staged root directory to
+# add or replace files of this scenario only.
 make_disk() {
-	local name=$1 modules=$2 stage
+	local name=$1 modules=$2 hook=${3:-} stage
 	SD="$WORK/$name"
 	mkdir -p "$SD"
 	BOOTS=0
@@ -43,6 +46,7 @@ make_disk() {
 	install -D -m 0755 "$BIN/registry" "$stage/usr/local/libexec/e2e/registry"
 	mkdir -p "$stage/var/lib/e2e/images"
 	cp "$WORK"/images/*.tar "$stage/var/lib/e2e/images/"
+	[[ -z $hook ]] || "$hook" "$stage"
 	cp --sparse=always "$WORK/base.img" "$SD/disk.img"
 	write_tree "$stage" "$SD/disk.img"
 }
@@ -52,22 +56,34 @@ module_json() {
 	printf '{"name": "%s", "machineConfigPool": "worker", "kernelModuleImage": "%s", "kernelModuleName": "%s"%s}' "$1" "$2" "$3" "${4:-}"
 }
 
+# unit_secs K UNIT_REGEX: how long boot K's units matching UNIT_REGEX ran
+# (journal start to end, summed), as "1.23 s" or "1.23 s (2 units)"; "-" when none ran.
+unit_secs() {
+	awk -v re="$2" '
+		function t(line) { sub(/^\[ */, "", line); sub(/\].*/, "", line); return line + 0 }
+		match($0, "Starting " re "\\.service") { u = substr($0, RSTART + 9, RLENGTH - 9); start[u] = t($0) }
+		match($0, "(Finished|Failed to start) " re "\\.service") {
+			u = substr($0, RSTART, RLENGTH); sub(/^(Finished|Failed to start) /, "", u)
+			if (u in start) { sum += t($0) - start[u]; n++; delete start[u] }
+		}
+		END { if (n) printf "%.1f s%s", sum, (n > 1 ? " (" n " units)" : ""); else printf "-" }' "$SD/journal/boot-$1.log" 2>/dev/null
+}
+
+# secs T: T (seconds) as "12.3 s", nothing when T is empty.
+secs() { [[ -z $1 ]] || printf '%.1f s' "$1"; }
+
 # timing K: from boot K's journal (monotonic seconds since kernel start),
-# separated by "|": network-pre.target reached, NetworkManager starting, and the time
-# the day1kmod load units took (start to end, summed).
+# separated by "|": network-pre.target reached, NetworkManager starting, the
+# time the day1kmod load units and gate (pull) units took, the kubelet
+# starting, the journal's last line (the reboot or the probe's power off).
 timing() {
-	local netpre nm load
+	local netpre nm kubelet end
 	netpre=$(jts "$1" 'Reached target network-pre.target')
 	nm=$(jts "$1" 'Starting NetworkManager.service')
-	load=$(awk '
-		match($0, /Starting day1kmod-load-[^ ]+\.service/) { u = substr($0, RSTART + 9, RLENGTH - 9); start[u] = t($0) }
-		match($0, /(Finished|Failed to start) day1kmod-load-[^ ]+\.service/) {
-			u = substr($0, RSTART, RLENGTH); sub(/^(Finished|Failed to start) /, "", u)
-			if (u in start) { sum += t($0) - start[u]; n++ }
-		}
-		function t(line) { sub(/^\[ */, "", line); sub(/\].*/, "", line); return line + 0 }
-		END { if (n) printf "%.2f s (%d unit%s)", sum, n, (n > 1 ? "s" : ""); else printf "-" }' "$SD/journal/boot-$1.log" 2>/dev/null)
-	printf '%s|%s|%s\n' "${netpre:+$netpre s}" "${nm:+$nm s}" "$load"
+	kubelet=$(jts "$1" "$KUBELET_STARTS")
+	end=$({ tail -n 1 "$SD/journal/boot-$1.log" 2>/dev/null || true; } | sed -nE 's/^\[ *([0-9]+\.[0-9]+)\].*/\1/p')
+	printf '%s|%s|%s|%s|%s|%s\n' "$(secs "$netpre")" "$(secs "$nm")" "$(unit_secs "$1" 'day1kmod-load-[^ ]+')" \
+		"$(unit_secs "$1" 'day1kmod-pull-[^ ]+')" "$(secs "$kubelet")" "$(secs "$end")"
 }
 
 # load_before_netpre K N: boot K's load unit for N ended before network-pre.target.
@@ -92,6 +108,29 @@ unit_is() { # N UNIT STATE RESULT
 pulled() { # K: the registry served a manifest in boot K
 	jhas "$1" 'registry.*GET /v2/.*/manifests/'
 }
+status_is() { # N NAME KEY VALUE: boot N's /run/day1kmod/NAME.status has KEY=VALUE
+	eq "$(res "$1" "status.$2.$3")" "$4"
+}
+kubelet_saw() { # N DUMMY: boot N's kubelet started and saw dummy as DUMMY
+	local got
+	got=$(res "$1" kubelet)
+	eq "${got#* dummy=}" "$2"
+}
+# after K REGEX_A REGEX_B: in boot K's journal the first line matching REGEX_B
+# comes after the first matching REGEX_A, both present.
+after() {
+	lt "$(jts "$1" "$2")" "$(jts "$1" "$3")"
+}
+# after_by K REGEX_A REGEX_B SECS: REGEX_B's line is at least SECS after REGEX_A's.
+after_by() {
+	local a b
+	a=$(jts "$1" "$2")
+	b=$(jts "$1" "$3")
+	[[ -n $a && -n $b ]] && awk -v a="$a" -v b="$b" -v d="$4" 'BEGIN { exit !(b - a >= d) }' ||
+		{ echo "         '$3' at '$b' s is not $4 s or more after '$2' at '$a' s" | tee -a "$SD/checks"; return 1; }
+}
+KUBELET_STARTS='e2e: kubelet starts'
+GATE_FINISHED='Finished day1kmod-pull-dummy.service'
 
 # --- scenarios ----------------------------------------------------------------
 
@@ -106,27 +145,54 @@ scenario_baseline() {
 	row_end 1 1
 }
 
+# An old kernel's tree as an earlier kernel upgrade left it (with its reboot
+# stamp): the prune rule must remove it once two newer kernels have trees.
+OLD_KVER=6.1.0-0-old-amd64
+plant_old_tree() {
+	local dir=$1/var/lib/day1kmod/dummy
+	mkdir -p "$dir/$OLD_KVER/lib/modules/$OLD_KVER/extra"
+	printf '# What day1kmod extracted into this directory.\nname=dummy\nimage=%s\nreference=%s\ndigest=sha256:%064d\nkernel=%s\nmodule=dummy\nfirmware_path=\n' \
+		"$IMG/dummy" "$IMG/dummy:$OLD_KVER" 0 "$OLD_KVER" >"$dir/$OLD_KVER/record"
+	printf 'kernel=%s\ndigest=sha256:%064d\n' "$OLD_KVER" 0 >"$dir/rebooted-$OLD_KVER-sha256_$(printf '%064d' 0)"
+}
+
 scenario_replace() {
-	make_disk replace "[$(module_json dummy "$IMG/dummy" dummy ', "moduleParameters": ["tag=day1"]')]"
+	make_disk replace "[$(module_json dummy "$IMG/dummy" dummy ', "moduleParameters": ["tag=day1"]')]" plant_old_tree
 	row_begin "first boot, image not on node"
 	boot_until_poweroff "$SD/disk.img" 3
 	check "boot 1 ends in a reboot" eq "${ENDINGS[0]}" reboot
 	check "load logs 'nothing on disk'" jhas 1 'day1kmod.*nothing on disk'
 	check "load unit succeeds" jhas 1 'Finished day1kmod-load-dummy.service'
 	check "network comes up (network-online.target)" jhas 1 'Reached target network-online.target'
-	check "pull pulls the image" pulled 1
-	check "pull finishes" jhas 1 'Finished day1kmod-pull-dummy.service|day1kmod-pull-dummy.service: Deactivated successfully'
+	check "the gate starts the fetch unit" jhas 1 'Start(ing|ed) day1kmod-fetch-dummy.service'
+	check "fetch pulls the image" pulled 1
+	check "fetch extracts the tree before the reboot" jhas 1 "day1kmod\\[dummy\\]: modules for kernel $KVER"
+	check "fetch finishes" jhas 1 'Finished day1kmod-fetch-dummy.service|day1kmod-fetch-dummy.service: Deactivated successfully'
 	row_end 1 1
 
 	row_begin "second boot"
-	check "boot 2 powers off (pull did not reboot: exactly one reboot)" eq "${ENDINGS[*]}" "reboot poweroff"
+	check "boot 2 powers off (exactly one reboot)" eq "${ENDINGS[*]}" "reboot poweroff"
 	check "load ends before network-pre.target (journal order)" load_before_netpre 2 dummy
 	check "OOT dummy loaded with tag=day1 (in-tree one unloaded)" oot_loaded 2 dummy day1
 	check "load unit active" unit_is 2 day1kmod-load-dummy.service active success
+	check "gate finds the tree current, fetches nothing" not jhas 2 'Start(ing|ed) day1kmod-fetch-dummy.service'
+	check "status: loaded=oot" status_is 2 dummy loaded oot
+	check "status: module_version of the OOT module" status_is 2 dummy module_version day1kmod-e2e-oot
+	check "status: load_result=loaded" status_is 2 dummy load_result loaded
+	check "status: pull_result=current" status_is 2 dummy pull_result current
+	check "status: reboot_pending=no" status_is 2 dummy reboot_pending no
+	check "an older kernel's tree is kept beside it (the newest other one)" contains "$(res 2 var-lib-day1kmod)" "dummy/$OLD_KVER"
 	check "no failed unit" eq "$(res 2 failed)" ""
 	check "system running" eq "$(res 2 state)" running
-
 	row_end 2 2
+
+	row_begin "kubelet ordering (boots 1-2)"
+	check "fetching boot: the kubelet never starts (the gate reboots before it)" not jhas 1 "$KUBELET_STARTS"
+	check "fetching boot: the gate holds the kubelet (ordered before it)" jhas 1 'Start(ing|ed) day1kmod-pull-dummy.service'
+	check "next boot: the kubelet starts after the gate finished" after 2 "$GATE_FINISHED" "$KUBELET_STARTS"
+	check "next boot: the OOT module is loaded before the kubelet starts" after 2 "day1kmod\\[dummy\\]: loaded out-of-tree module" "$KUBELET_STARTS"
+	check "next boot: the kubelet sees the OOT dummy" kubelet_saw 2 "oot version=day1kmod-e2e-oot"
+	row_end 1 2
 
 	row_begin "third boot"
 	boot_until_poweroff "$SD/disk.img" 4
@@ -136,6 +202,126 @@ scenario_replace() {
 	check "no pull (registry untouched)" not pulled 3
 	check "no failed unit" eq "$(res 3 failed)" ""
 	row_end 3 3
+
+	# Kernel upgrade: the same disk boots the second kernel.
+	row_begin "kernel upgrade: fetching boot of kernel B"
+	boot_until_poweroff "$SD/disk.img" 6 2
+	check "kernel B boots ($KVER2), exactly one extra reboot" eq "${ENDINGS[*]:3}" "reboot poweroff"
+	check "load logs 'nothing on disk' for kernel B" jhas 4 "day1kmod\\[dummy\\]: nothing on disk for kernel $KVER2"
+	check "network comes up with the in-tree driver" jhas 4 'Reached target network-online.target'
+	check "fetch pulls the image for kernel B" jhas 4 "registry.*GET /v2/e2e/dummy/manifests/$KVER2"
+	check "fetch extracts the tree for kernel B" jhas 4 "day1kmod\\[dummy\\]: modules for kernel $KVER2"
+	check "the kubelet never starts on the fetching boot" not jhas 4 "$KUBELET_STARTS"
+	row_end 4 4
+
+	row_begin "kernel upgrade: next boot of kernel B"
+	check "kernel B runs" eq "$(res 5 kernel)" "$KVER2"
+	check "load ends before network-pre.target" load_before_netpre 5 dummy
+	check "OOT dummy for kernel B loaded with tag=day1" oot_loaded 5 dummy day1
+	check "the kubelet sees the OOT dummy" kubelet_saw 5 "oot version=day1kmod-e2e-oot"
+	check "status: kernel B, loaded=oot" eq "$(res 5 status.dummy.kernel) $(res 5 status.dummy.loaded)" "$KVER2 oot"
+	check "status: pull_result=current, reboot_pending=no" eq "$(res 5 status.dummy.pull_result) $(res 5 status.dummy.reboot_pending)" "current no"
+	check "kernel B's tree is on disk" contains "$(res 5 var-lib-day1kmod)" "/var/lib/day1kmod/dummy/$KVER2"
+	check "kernel A's tree is kept (the previous kernel: a rollback works)" contains "$(res 5 var-lib-day1kmod) " "/var/lib/day1kmod/dummy/$KVER "
+	check "the older kernel's tree is pruned" lacks "$(res 5 var-lib-day1kmod)" "dummy/$OLD_KVER"
+	check "and its reboot stamp" lacks "$(res 5 var-lib-day1kmod)" "rebooted-$OLD_KVER"
+	check "the removal of the tree is logged, naming the kernel" jhas 4 "day1kmod\\[dummy\\]: removing the tree of kernel $OLD_KVER"
+	check "and of its stamp" jhas 4 "day1kmod\\[dummy\\]: removing the reboot stamp .*rebooted-$OLD_KVER"
+	check "no failed unit" eq "$(res 5 failed)" ""
+	row_end 5 5
+}
+
+# The install-time boot: the MCD's firstboot service rebases and reboots.
+encapsulated_config() {
+	echo '{}' >"$1/etc/ignition-machine-config-encapsulated.json"
+}
+
+scenario_install_boot() {
+	make_disk install-boot "[$(module_json dummy "$IMG/dummy" dummy ', "moduleParameters": ["tag=day1"]')]" encapsulated_config
+	row_begin "install-time boot (MCD firstboot reboots)"
+	boot_until_poweroff "$SD/disk.img" 4
+	check "firstboot reboot, fetching reboot, then power off" eq "${ENDINGS[*]}" "reboot reboot poweroff"
+	check "boot 1: the MCD firstboot stand-in rebooted" jhas 1 'e2e: MCD firstboot: rebase done, rebooting'
+	check "boot 1: no gate run" not jhas 1 'Start(ing|ed) day1kmod-pull-dummy.service'
+	check "boot 1: no fetch, registry untouched" not pulled 1
+	check "boot 2: no firstboot (its file is gone)" not jhas 2 'e2e: MCD firstboot: rebasing'
+	check "boot 2: the gate fetches" pulled 2
+	check "boot 2: tree extracted" jhas 2 "day1kmod\\[dummy\\]: modules for kernel $KVER"
+	check "boot 3: OOT dummy loaded with tag=day1" oot_loaded 3 dummy day1
+	check "boot 3: the kubelet sees the OOT dummy" kubelet_saw 3 "oot version=day1kmod-e2e-oot"
+	check "status: loaded=oot, pull_result=current" eq "$(res 3 status.dummy.loaded) $(res 3 status.dummy.pull_result)" "oot current"
+	check "no failed unit" eq "$(res 3 failed)" ""
+	row_end 1 3
+}
+
+# The registry answers only once the gate gave up: a unit of its own that
+# waits for the gate to be done.
+late_registry() {
+	cat >"$1/etc/systemd/system/e2e-registry.service" <<-'EOF'
+		# The registry of the registry-late scenario: up only after the day1kmod
+		# gate for dummy gave up waiting (the node's registry was unreachable).
+		[Unit]
+		Description=day1kmod e2e: container registry on 127.0.0.1:5000, late
+
+		[Service]
+		Type=notify
+		TimeoutStartSec=infinity
+		ExecStartPre=/bin/sh -c 'for i in $$(seq 600); do systemctl -q is-active day1kmod-pull-dummy.service && break; sleep 1; done; echo "e2e: registry starting late"; sleep 5'
+		ExecStart=/usr/local/libexec/e2e/registry -listen 127.0.0.1:5000 -images /var/lib/e2e/images
+
+		[Install]
+		WantedBy=multi-user.target
+	EOF
+}
+
+LATE_DELAY=30
+scenario_registry_late() {
+	make_disk registry-late "[$(module_json dummy "$IMG/dummy" dummy ", \"moduleParameters\": [\"tag=day1\"], \"maxKubeletDelay\": \"${LATE_DELAY}s\"")]" late_registry
+	row_begin "registry unreachable past maxKubeletDelay (${LATE_DELAY}s)"
+	boot_until_poweroff "$SD/disk.img" 3
+	check "boot 1 powers off: no reboot when the fetch ends late (default policy)" eq "${ENDINGS[0]}" poweroff
+	check "the gate gives up, at error priority, saying why" jhas 1 "day1kmod\\[dummy\\]: ERROR: .* within ${LATE_DELAY}s .*in-tree driver"
+	check "the kubelet starts after the gate finished" after 1 "$GATE_FINISHED" "$KUBELET_STARTS"
+	check "the kubelet starts ${LATE_DELAY}s or more after the gate began" after_by 1 'Starting day1kmod-pull-dummy.service' "$KUBELET_STARTS" "$LATE_DELAY"
+	check "the kubelet sees the in-tree dummy" kubelet_saw 1 in-tree
+	check "the registry served only after the gate gave up" after 1 "$GATE_FINISHED" 'registry\[[0-9]+\]: serving [0-9]+ images'
+	check "the fetch pulls once the registry is back" pulled 1
+	check "the fetch extracts the tree" jhas 1 "day1kmod\\[dummy\\]: modules for kernel $KVER"
+	check "in-tree dummy still loaded" intree_loaded 1 dummy
+	check "status: loaded=in-tree" status_is 1 dummy loaded in-tree
+	check "status: pull_result=staged" status_is 1 dummy pull_result staged
+	check "status: reboot_pending=yes" status_is 1 dummy reboot_pending yes
+	check "no failed unit" eq "$(res 1 failed)" ""
+	row_end 1 1
+
+	row_begin "registry unreachable: next boot"
+	boot_until_poweroff "$SD/disk.img" 3
+	check "boot 2 powers off, no reboot" eq "${ENDINGS[*]}" "poweroff poweroff"
+	check "OOT dummy loaded with tag=day1" oot_loaded 2 dummy day1
+	check "load ends before network-pre.target" load_before_netpre 2 dummy
+	check "the kubelet sees the OOT dummy" kubelet_saw 2 "oot version=day1kmod-e2e-oot"
+	check "status: loaded=oot, pull_result=current, reboot_pending=no" eq "$(res 2 status.dummy.loaded) $(res 2 status.dummy.pull_result) $(res 2 status.dummy.reboot_pending)" "oot current no"
+	check "no failed unit" eq "$(res 2 failed)" ""
+	row_end 2 2
+}
+
+scenario_load_hangs() {
+	make_disk load-hangs "[$(module_json dummy "$IMG/dummy-block" dummy ', "moduleParameters": ["tag=day1"]')]"
+	row_begin "OOT init blocks past the load bound"
+	# The blocking boot lasts as long as the load script's bound.
+	BOOT_TIMEOUT=$((E2E_BOOT_TIMEOUT + 300)) boot_until_poweroff "$SD/disk.img" 3
+	check "one reboot (the fetch), then no reboot loop" eq "${ENDINGS[*]}" "reboot poweroff"
+	check "the OOT init blocked" jhas 2 'init blocks for [0-9]+ s on purpose'
+	check "NetworkManager started" jhas 2 'Started NetworkManager.service'
+	check "network-online.target reached" jhas 2 'Reached target network-online.target'
+	check "load unit failed" unit_is 2 day1kmod-load-dummy.service failed exit-code
+	check "load says why: modprobe did not finish in time" jhas 2 'day1kmod\[dummy\]: ERROR: .*modprobe.* did not finish within [0-9]+s'
+	check "the OOT init was interrupted, so the in-tree driver could come back" jhas 2 'blocking init interrupted by a signal'
+	check "in-tree dummy loaded again" intree_loaded 2 dummy
+	check "status: loaded=in-tree" status_is 2 dummy loaded in-tree
+	check "status: load_result=rolled-back (the in-tree driver is back)" status_is 2 dummy load_result rolled-back
+	check "only the load unit failed" eq "$(res 2 failed)" day1kmod-load-dummy.service
+	row_end 2 2
 }
 
 scenario_oot_fails() {
@@ -149,6 +335,8 @@ scenario_oot_fails() {
 	check "the OOT init failure is in the journal" jhas 2 'init fails on purpose'
 	check "load says why it failed" jhas 2 'day1kmod-dummy-load.*(fail|FAIL|error|ERROR)'
 	check "only the load unit failed" eq "$(res 2 failed)" day1kmod-load-dummy.service
+	check "status: loaded=in-tree" status_is 2 dummy loaded in-tree
+	check "status: load_result=rolled-back (the in-tree driver is back)" status_is 2 dummy load_result rolled-back
 	row_end 1 2
 }
 
@@ -165,6 +353,7 @@ scenario_two_modules() {
 	check "e2e_twin loaded with tag=twin (image without modules.dep)" oot_loaded "$BOOTS" e2e_twin twin
 	check "both load units active" unit_is "$BOOTS" day1kmod-load-twin.service active success
 	check "no failed unit" eq "$(res "$BOOTS" failed)" ""
+	check "status: both loaded=oot" eq "$(res "$BOOTS" status.dummy.loaded) $(res "$BOOTS" status.twin.loaded)" "oot oot"
 	row_end 1 "$BOOTS"
 }
 
@@ -176,6 +365,7 @@ scenario_wrong_kernel() {
 	check "in-tree dummy still loaded" intree_loaded "$BOOTS" dummy
 	check "a day1kmod unit failed" contains "$(res "$BOOTS" failed)" day1kmod-
 	check "the failure names the running kernel" jhas "$BOOTS" "day1kmod\[dummy\]: ERROR: .*$KVER"
+	check "status: loaded=in-tree, pull_result=unusable" eq "$(res "$BOOTS" status.dummy.loaded) $(res "$BOOTS" status.dummy.pull_result)" "in-tree unusable"
 	check "nothing unloaded" not jhas "$BOOTS" 'unloading in-tree|modprobe -r|rmmod'
 	row_end 1 "$BOOTS"
 }
@@ -188,6 +378,7 @@ scenario_other_vermagic() {
 	check "in-tree dummy still loaded" intree_loaded "$BOOTS" dummy
 	check "a day1kmod unit failed" contains "$(res "$BOOTS" failed)" day1kmod-
 	check "the failure names the module's kernel" jhas "$BOOTS" "day1kmod\\[dummy\\]: ERROR: .*$OTHER_KVER"
+	check "status: loaded=in-tree, pull_result=unusable" eq "$(res "$BOOTS" status.dummy.loaded) $(res "$BOOTS" status.dummy.pull_result)" "in-tree unusable"
 	check "nothing unloaded" not jhas "$BOOTS" 'unloading in-tree|modprobe -r|rmmod'
 	row_end 1 "$BOOTS"
 }

@@ -7,9 +7,14 @@ set -u
 out=/dev/ttyS1
 
 state=$(systemctl is-system-running --wait)
-# A pull unit may still run when it is not part of the boot transaction.
+# A day1kmod unit may still run when it is not part of the boot transaction:
+# the fetch unit (Type=exec, so "active" while it runs) goes on in the
+# background once the gate let the kubelet start.
 for _ in $(seq 600); do
-	systemctl list-units --state=activating --plain --no-legend 'day1kmod-*' | grep -q . || break
+	{
+		systemctl list-units --state=activating --plain --no-legend 'day1kmod-*'
+		systemctl list-units --state=active --plain --no-legend 'day1kmod-fetch-*'
+	} | grep -q . || break
 	sleep 1
 done
 sleep 2
@@ -30,8 +35,21 @@ module() {
 	fi
 }
 
+# status: each day1kmod status file as "E2E status.N.KEY=value" lines.
+status() {
+	local f n line
+	for f in /run/day1kmod/*.status; do
+		[[ -e $f ]] || continue
+		n=$(basename "$f" .status)
+		while IFS= read -r line; do
+			[[ $line == *=* && $line != \#* ]] && echo "E2E status.$n.$line"
+		done <"$f"
+	done
+}
+
 {
 	echo "E2E boot=$(cat /var/lib/e2e/boots)"
+	echo "E2E kernel=$(uname -r)"
 	echo "E2E state=$state"
 	echo "E2E failed=$(systemctl list-units --failed --plain --no-legend | awk '{print $1}' | xargs)"
 	module dummy
@@ -40,6 +58,7 @@ module() {
 		echo "E2E unit.$unit=$(systemctl show -P ActiveState "$unit") result=$(systemctl show -P Result "$unit") status=$(systemctl show -P ExecMainStatus "$unit")"
 	done
 	echo "E2E links=$(ip -o link show | awk -F': ' '{print $2}' | xargs)"
+	status
 	echo "E2E var-lib-day1kmod=$(find /var/lib/day1kmod -maxdepth 3 -print0 2>/dev/null | xargs -0)"
 	echo "E2E-JOURNAL-BEGIN"
 	journalctl -o short-monotonic --no-hostname --no-pager

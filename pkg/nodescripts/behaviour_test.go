@@ -29,7 +29,7 @@ var scenarios = []struct {
 	{"gate: the fetch finishes in time: extracted, one reboot before the kubelet", func(t *testing.T, n *node) {
 		ref := iceRepo + ":" + k1
 		n.addImage(ref, digestA, image{kernels: []string{k1}, symlinks: map[string]string{
-			"opt/lib/modules/" + k1 + "/host": "/lib/modules/" + k1, // in-tree dependencies, resolved on the node
+			"opt/lib/modules/" + k1 + "/weak-updates/ice.ko": "../extra/ice.ko", // inside the tree: kept
 		}})
 		n.write(filepath.Join(n.root, "var/lib/kubelet/config.json"), "{}")
 		conf := n.config(iceConfig())
@@ -56,7 +56,7 @@ var scenarios = []struct {
 		if l, err := os.Readlink(filepath.Join(tree, "usr/lib/modules")); err != nil || l != "../../lib/modules" {
 			t.Errorf("usr/lib/modules -> %q (%v), want ../../lib/modules", l, err)
 		}
-		if l, err := os.Readlink(filepath.Join(tree, "lib/modules", k1, "host")); err != nil || l != "/lib/modules/"+k1 {
+		if l, err := os.Readlink(filepath.Join(tree, "lib/modules", k1, "weak-updates/ice.ko")); err != nil || l != "../extra/ice.ko" {
 			t.Errorf("the image's symlink was not kept: %q (%v)", l, err)
 		}
 		if got, want := n.read(filepath.Join(tree, "record")), "# What day1kmod extracted into this directory.\n"+

@@ -132,11 +132,18 @@ image_digest() {
 }
 
 # extract MNT: copy the modules for the running kernel (and the firmware)
-# from the mounted image MNT into TMP_TREE. Returns 1 with the reason logged
-# when a copy fails, EXIT_IMAGE_UNUSABLE when the image does not have what the
-# config asks for.
+# from the mounted image MNT into TMP_TREE. Returns 1 with the reason in
+# FETCH_ERROR when a copy fails or space is short (worth a retry),
+# EXIT_IMAGE_UNUSABLE when the image does not have what the config asks for
+# or holds what the node never extracts.
 extract() {
-	local mnt="$1" src="$1/opt/lib/modules/${KVER}" have
+	local mnt="$1" kdir="/opt/lib/modules/${KVER}" src have link
+	src="${mnt}${kdir}"
+	link="$(image_path_link "$mnt" "$kdir")"
+	if [[ -n "$link" ]]; then
+		error "image '$IMAGE_REF': $link is a symlink: the modules for kernel $KVER must be a directory in the image (a link would be followed to the host's files); refused"
+		return "$EXIT_IMAGE_UNUSABLE"
+	fi
 	if [[ ! -d "$src" ]]; then
 		have="$(find "${mnt}/opt/lib/modules" -mindepth 1 -maxdepth 1 -printf '%f ' 2>/dev/null || true)"
 		error "image '$IMAGE_REF' has no /opt/lib/modules/${KVER} for the running kernel (it has: ${have:-nothing})"
@@ -146,20 +153,65 @@ extract() {
 		error "image '$IMAGE_REF' has no module '$CFG_MODULE' in /opt/lib/modules/${KVER}"
 		return "$EXIT_IMAGE_UNUSABLE"
 	fi
-	if [[ -n "$CFG_FIRMWARE_PATH" && ! -d "${mnt}${CFG_FIRMWARE_PATH}" ]]; then
-		error "image '$IMAGE_REF' has no firmware directory '$CFG_FIRMWARE_PATH'"
+	if [[ -n "$CFG_FIRMWARE_PATH" ]]; then
+		link="$(image_path_link "$mnt" "$CFG_FIRMWARE_PATH")"
+		if [[ -n "$link" ]]; then
+			error "image '$IMAGE_REF': firmware directory '$CFG_FIRMWARE_PATH': $link is a symlink (it would be followed to the host's files); refused"
+			return "$EXIT_IMAGE_UNUSABLE"
+		fi
+		if [[ ! -d "${mnt}${CFG_FIRMWARE_PATH}" ]]; then
+			error "image '$IMAGE_REF' has no firmware directory '$CFG_FIRMWARE_PATH'"
+			return "$EXIT_IMAGE_UNUSABLE"
+		fi
+	fi
+	SCAN_REFUSED=()
+	SCAN_BYTES=0
+	scan_tree "$src" "$kdir" || return 1
+	if [[ -n "$CFG_FIRMWARE_PATH" ]]; then
+		scan_tree "${mnt}${CFG_FIRMWARE_PATH}" "${CFG_FIRMWARE_PATH%/}" || return 1
+	fi
+	if ((${#SCAN_REFUSED[@]} > 0)); then
+		error "image '$IMAGE_REF' holds what the node never extracts (regular files, directories and symlinks inside the tree only): $(list_some "${SCAN_REFUSED[@]}")"
 		return "$EXIT_IMAGE_UNUSABLE"
 	fi
-	# cp -R keeps symlinks as they are: an image that links, say,
-	# /opt/lib/modules/K/host to /lib/modules/K so its modules.dep reaches
-	# in-tree dependencies (as images for the Kernel Module Management
-	# operator do) gets the node's own in-tree modules through it.
-	log "extracting /opt/lib/modules/${KVER} from image '$IMAGE_REF'"
+	if ((SCAN_BYTES > MAX_TREE_BYTES)); then
+		error "image '$IMAGE_REF': the files for kernel $KVER take $SCAN_BYTES bytes, more than the node's bound of $MAX_TREE_BYTES bytes (nodescripts.MaxTreeBytes); refused"
+		return "$EXIT_IMAGE_UNUSABLE"
+	fi
+	check_free_space "$SCAN_BYTES" || return 1
+	# Only what scan_tree accepted is there: cp -R copies the symlinks
+	# inside the tree as links, which resolve inside the tree.
+	log "extracting /opt/lib/modules/${KVER} from image '$IMAGE_REF' ($SCAN_BYTES bytes)"
 	mkdir -p "${TMP_TREE}/lib/modules" || return 1
 	cp -R --preserve=mode,timestamps "$src" "${TMP_TREE}/lib/modules/${KVER}" || return 1
 	if [[ -n "$CFG_FIRMWARE_PATH" ]]; then
 		log "extracting firmware from '$CFG_FIRMWARE_PATH' in image '$IMAGE_REF'"
 		cp -R --preserve=mode,timestamps "${mnt}${CFG_FIRMWARE_PATH}" "${TMP_TREE}/firmware" || return 1
+	fi
+}
+
+# What must stay free on the file system of the state directory beyond the
+# tree: a tenth of it and 64 MiB, so /var (the kubelet, container storage,
+# the journal) is never filled to the last byte by day1kmod.
+FREE_MARGIN_BYTES=$((64 << 20))
+
+# check_free_space BYTES: the state directory's file system has room for a
+# tree of BYTES and the margin. Else FETCH_ERROR says the numbers and it
+# returns 1: the fetch backs off and retries with the image it already
+# pulled (space may be freed), never downloading it again.
+check_free_space() {
+	local need avail
+	need=$(($1 + $1 / 10 + FREE_MARGIN_BYTES))
+	avail="$(df -B1 --output=avail -- "$NAME_DIR" 2>/dev/null | tail -n 1 || true)"
+	avail="${avail//[[:space:]]/}"
+	if [[ ! "$avail" =~ ^[0-9]+$ ]]; then
+		warn "could not read the free space of $NAME_DIR (df): extracting anyway"
+		return 0
+	fi
+	if ((avail < need)); then
+		FETCH_ERROR="not enough free space for the tree in $NAME_DIR: it needs $1 bytes plus a margin, $need bytes in all; $avail bytes are free"
+		error "$FETCH_ERROR"
+		return 1
 	fi
 }
 
@@ -228,6 +280,7 @@ commit_tree() {
 # why), EXIT_IMAGE_UNUSABLE when the image cannot work.
 fetch_once() {
 	local ref="$1" status=0
+	FETCH_ERROR=""
 	if [[ -z "$IMAGE_REF" ]]; then
 		if ! pull_image "$ref"; then
 			FETCH_ERROR="could not pull image '$ref'"
@@ -252,7 +305,7 @@ fetch_once() {
 		TMP_TREE=""
 		if ((status == EXIT_IMAGE_UNUSABLE)); then
 			FETCH_ERROR="image '$ref' (digest $DIGEST) cannot work for kernel $KVER: see the error above"
-		else
+		elif [[ -z "$FETCH_ERROR" ]]; then
 			FETCH_ERROR="could not extract the module from image '$ref' into $NAME_DIR"
 		fi
 		return "$status"

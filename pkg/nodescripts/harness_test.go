@@ -136,9 +136,14 @@ type image struct {
 	symlinks   map[string]string // path inside the image -> link target
 }
 
+// imageRoot is the file system of image ref in the fake registry.
+func (n *node) imageRoot(ref string) string {
+	return filepath.Join(n.fake, "registry", strings.NewReplacer("/", "_", ":", "_", "@", "_").Replace(ref), "rootfs")
+}
+
 func (n *node) addImage(ref, digest string, img image) {
 	n.t.Helper()
-	dir := filepath.Join(n.fake, "registry", strings.NewReplacer("/", "_", ":", "_", "@", "_").Replace(ref))
+	dir := filepath.Dir(n.imageRoot(ref))
 	n.write(filepath.Join(dir, "digest"), digest+"\n")
 	n.mkdir(filepath.Join(dir, "rootfs/opt/lib/modules"))
 	if img.module == "" {
@@ -166,6 +171,7 @@ func (n *node) addImage(ref, digest string, img image) {
 		n.write(filepath.Join(dir, "rootfs", p), c)
 	}
 	for p, target := range img.symlinks {
+		n.mkdir(filepath.Dir(filepath.Join(dir, "rootfs", p)))
 		if err := os.Symlink(target, filepath.Join(dir, "rootfs", p)); err != nil {
 			n.t.Fatal(err)
 		}

@@ -214,19 +214,147 @@ tree_state() {
 # The kernel treats "-" and "_" in module names as the same character:
 # names are compared as ${name//-/_}.
 
-# find_module_file DIR NAME: print the path of NAME's .ko file under DIR
-# (compressed or not), or nothing.
+# The endings of a module file (nodescripts.ModuleFileSuffixes).
+MODULE_SUFFIXES=(.ko .ko.xz .ko.zst .ko.gz)
+
+# find_module_file DIR NAME: print the path of NAME's module file under DIR
+# (one of MODULE_SUFFIXES, as nodescripts.ModuleOfFile), or nothing.
 find_module_file() {
-	local dir="$1" want="${2//-/_}" f base
+	local dir="$1" want="${2//-/_}" f base s
 	[[ -d "$dir" ]] || return 0
 	while IFS= read -r -d '' f; do
 		base="${f##*/}"
-		base="${base%%.ko*}"
-		if [[ "${base//-/_}" == "$want" ]]; then
-			printf '%s\n' "$f"
+		for s in "${MODULE_SUFFIXES[@]}"; do
+			[[ "$base" == ?*"$s" ]] || continue
+			base="${base%"$s"}"
+			if [[ "${base//-/_}" == "$want" ]]; then
+				printf '%s\n' "$f"
+				return 0
+			fi
+			break
+		done
+	done < <(find "$dir" \( -name '*.ko' -o -name '*.ko.xz' -o -name '*.ko.zst' -o -name '*.ko.gz' \) -print0)
+}
+
+# ---------------------------------------------------------------- what an image may hold
+
+# What the node extracts for one kernel at most, in bytes: the regular files
+# of /opt/lib/modules/K and of the firmware directory together
+# (nodescripts.MaxTreeBytes; a test holds the two equal).
+# shellcheck disable=SC2034 # read by fetch.sh
+MAX_TREE_BYTES=2147483648
+
+# tree_entry_refused REL KIND TARGET: print why the extraction refuses the
+# entry REL (below its tree's root) of KIND (file, dir, symlink, char, block,
+# fifo, socket) and symlink TARGET, or nothing when it is copied: regular
+# files, directories and symlinks that stay inside the tree. An absolute
+# target would name the host's files once the tree is on the node. Same
+# rule as nodescripts.TreeEntryRefused, one table: testdata/tree-entries.tsv.
+tree_entry_refused() {
+	local rel="$1" kind="$2" target="$3" dir part
+	local -a parts=() stack=()
+	case "$kind" in
+	file | dir) ;;
+	symlink)
+		if [[ "$target" == /* ]]; then
+			echo "absolute: the tree moves on the node"
 			return 0
 		fi
-	done < <(find "$dir" \( -name '*.ko' -o -name '*.ko.*' \) -print0)
+		dir=""
+		if [[ "$rel" == */* ]]; then
+			dir="${rel%/*}"
+		fi
+		IFS=/ read -ra parts <<<"${dir}/${target}"
+		for part in "${parts[@]}"; do
+			case "$part" in
+			"" | .) ;;
+			..)
+				if ((${#stack[@]} == 0)); then
+					echo "points outside the tree"
+					return 0
+				fi
+				unset 'stack[-1]'
+				;;
+			*) stack+=("$part") ;;
+			esac
+		done
+		;;
+	char) echo "a character device" ;;
+	block) echo "a block device" ;;
+	fifo) echo "a FIFO" ;;
+	socket) echo "a socket" ;;
+	*) echo "not a regular file, directory or symlink" ;;
+	esac
+}
+
+# image_path_link MNT PATH: print "P -> TARGET" for the first component P of
+# the absolute PATH that is a symlink in the image mounted at MNT, or nothing.
+# Following one would leave the image for the host's own files.
+image_path_link() {
+	local mnt="$1" p="" part
+	local -a parts=()
+	IFS=/ read -ra parts <<<"${2#/}"
+	for part in "${parts[@]}"; do
+		[[ -n "$part" ]] || continue
+		p+="/$part"
+		if [[ -L "${mnt}${p}" ]]; then
+			printf '%s -> %s\n' "$p" "$(readlink -- "${mnt}${p}")"
+			return 0
+		fi
+	done
+}
+
+# scan_tree DIR SHOWN: check every entry below DIR (SHOWN: DIR's path in the
+# image, for the messages) with tree_entry_refused; a symlink must also
+# resolve, as the kernel would follow it, inside DIR (a chain of links that
+# are each inside may still lead out). Adds each refused entry to
+# SCAN_REFUSED and the regular files' sizes to SCAN_BYTES.
+SCAN_REFUSED=()
+SCAN_BYTES=0
+scan_tree() {
+	local dir="$1" shown="$2" top kind rel link size why real
+	top="$(realpath -e -- "$dir")" || return 1
+	while IFS= read -r -d '' kind && IFS= read -r -d '' rel && IFS= read -r -d '' link && IFS= read -r -d '' size; do
+		why=""
+		case "$kind" in
+		f) SCAN_BYTES=$((SCAN_BYTES + size)) ;;
+		d) ;;
+		l) kind=symlink ;;
+		c) kind=char ;;
+		b) kind=block ;;
+		p) kind=fifo ;;
+		s) kind=socket ;;
+		*) kind=other ;;
+		esac
+		if [[ "$rel" == *$'\n'* ]]; then
+			why="a name with a newline"
+		elif [[ "$kind" != [fd] ]]; then
+			why="$(tree_entry_refused "$rel" "$kind" "$link")"
+		fi
+		if [[ -z "$why" && "$kind" == symlink ]]; then
+			real="$(realpath -m -- "${dir}/${rel}")"
+			if [[ "$real" != "$top" && "$real" != "$top"/* ]]; then
+				why="resolves outside the tree through another symlink"
+			fi
+		fi
+		if [[ -n "$why" && "$kind" == symlink ]]; then
+			SCAN_REFUSED+=("${shown}/${rel} -> ${link} (${why})")
+		elif [[ -n "$why" ]]; then
+			SCAN_REFUSED+=("${shown}/${rel} (${why})")
+		fi
+	done < <(find "$dir" -mindepth 1 -printf '%y\0%P\0%l\0%s\0')
+}
+
+# list_some ITEM...: the first five items, comma-separated, and how many more.
+list_some() {
+	local out="" i
+	for ((i = 0; i < $# && i < 5; i++)); do
+		out+="${out:+, }${*:i+1:1}"
+	done
+	if (($# > 5)); then
+		out+=" and $(($# - 5)) more"
+	fi
+	printf '%s\n' "$out"
 }
 
 # module_field BASE NAME FIELD: modinfo FIELD of NAME in BASE's tree for the

@@ -478,17 +478,8 @@ func (v *checker) files(k string, fs *imageFS, root, fw string) {
 }
 
 // leaves says why a symlink at rel (below its tree's root) pointing to
-// target leaves the tree, or "".
-func leaves(rel, target string) string {
-	if strings.HasPrefix(target, "/") {
-		return "absolute: the tree moves on the node"
-	}
-	p := path.Clean(path.Join(path.Dir(rel), target))
-	if p == ".." || strings.HasPrefix(p, "../") {
-		return "points outside the tree"
-	}
-	return ""
-}
+// target leaves the tree, or "": the node's own rule.
+func leaves(rel, target string) string { return nodescripts.SymlinkLeaves(rel, target) }
 
 func list(l []string) string {
 	const max = 5

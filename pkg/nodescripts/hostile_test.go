@@ -1,0 +1,180 @@
+package nodescripts
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// Hostile images and unlucky nodes: what the scripts refuse, and that a
+// refusal touches nothing outside day1kmod's state and keeps the in-tree
+// driver. Each runs on a fresh test node whose in-tree ice driver is up.
+var hostile = []struct {
+	name string
+	run  func(t *testing.T, n *node)
+}{
+	{"extraction refuses what leaves the tree or is not a file: path named, unusable, nothing kept", func(t *testing.T, n *node) {
+		mods := "opt/lib/modules/" + k1
+		cases := []struct {
+			tag   string
+			setup func(root string)
+			why   string
+		}{
+			{"ko-to-shadow", func(root string) {
+				must(t, os.Remove(filepath.Join(root, mods, "extra/ice.ko")))
+				must(t, os.Symlink("/etc/shadow", filepath.Join(root, mods, "extra/ice.ko")))
+			}, "/" + mods + "/extra/ice.ko -> /etc/shadow (absolute: the tree moves on the node)"},
+			{"host-link", func(root string) {
+				must(t, os.Symlink("/lib/modules/"+k1, filepath.Join(root, mods, "host")))
+			}, "/" + mods + "/host -> /lib/modules/" + k1 + " (absolute"},
+			{"climbs-out", func(root string) {
+				must(t, os.Symlink("../../../../etc", filepath.Join(root, mods, "extra/etc")))
+			}, "/" + mods + "/extra/etc -> ../../../../etc (points outside the tree)"},
+			{"chain-out", func(root string) {
+				// Each link alone stays inside; followed, b leaves.
+				must(t, os.MkdirAll(filepath.Join(root, mods, "a"), 0o755))
+				must(t, os.Symlink("..", filepath.Join(root, mods, "a/up")))
+				must(t, os.Symlink("a/up/..", filepath.Join(root, mods, "b")))
+			}, "/" + mods + "/b -> a/up/.. (resolves outside the tree through another symlink)"},
+			{"fifo", func(root string) {
+				must(t, syscall.Mkfifo(filepath.Join(root, mods, "extra/pipe"), 0o644))
+			}, "/" + mods + "/extra/pipe (a FIFO)"},
+			{"socket", func(root string) {
+				// A socket's path is short: bound elsewhere, then moved in.
+				short, err := os.MkdirTemp("", "sock")
+				must(t, err)
+				t.Cleanup(func() { os.RemoveAll(short) })
+				l, err := net.Listen("unix", filepath.Join(short, "s"))
+				must(t, err)
+				l.(*net.UnixListener).SetUnlinkOnClose(false)
+				t.Cleanup(func() { l.Close() })
+				must(t, os.Rename(filepath.Join(short, "s"), filepath.Join(root, mods, "s")))
+			}, "/" + mods + "/s (a socket)"},
+			{"kernel-dir-link", func(root string) {
+				must(t, os.Rename(filepath.Join(root, mods), filepath.Join(root, "opt/lib/modules/real")))
+				must(t, os.Symlink("real", filepath.Join(root, mods)))
+			}, "/opt/lib/modules/" + k1 + " -> real is a symlink: the modules for kernel " + k1 + " must be a directory"},
+			{"fw-root", func(root string) {
+				must(t, os.Symlink("/", filepath.Join(root, "firmware")))
+			}, "firmware directory '/firmware': /firmware -> / is a symlink"},
+			{"fw-parent", func(root string) {
+				must(t, os.Symlink("/lib", filepath.Join(root, "firmware")))
+			}, "firmware directory '/firmware/intel': /firmware -> /lib is a symlink"},
+			{"fw-out", func(root string) {
+				must(t, os.MkdirAll(filepath.Join(root, "firmware"), 0o755))
+				must(t, os.Symlink("../etc/passwd", filepath.Join(root, "firmware/ice.pkg")))
+			}, "/firmware/ice.pkg -> ../etc/passwd (points outside the tree)"},
+		}
+		if err := syscall.Mknod(filepath.Join(t.TempDir(), "probe"), syscall.S_IFCHR|0o600, 0x0103); err == nil {
+			cases = append(cases, struct {
+				tag   string
+				setup func(root string)
+				why   string
+			}{"chardev", func(root string) {
+				must(t, syscall.Mknod(filepath.Join(root, mods, "null"), syscall.S_IFCHR|0o600, 0x0103))
+			}, "/" + mods + "/null (a character device)"})
+		} else {
+			t.Logf("not testing a device node: cannot create one here (%v)", err)
+		}
+		for _, c := range cases {
+			ref := iceRepo + ":" + c.tag
+			n.addImage(ref, digestA, image{kernels: []string{k1}})
+			c.setup(n.imageRoot(ref))
+			cfg := iceConfig()
+			cfg.Image = ref
+			if strings.HasPrefix(c.tag, "fw-") {
+				cfg.FirmwarePath = "/firmware"
+				if c.tag == "fw-parent" {
+					cfg.FirmwarePath = "/firmware/intel"
+				}
+			}
+			conf := n.config(cfg)
+			r := n.run("fetch.sh", conf)
+			n.wantCode(r, FetchExitImageUnusable)
+			n.wantLog(r, c.why, "not retrying, not rebooting")
+			n.wantNoLog(r, "has no module")
+			n.wantCalls(r, "cp")
+			n.wantCalls(r, "sleep")
+			n.wantReboots(0)
+			n.wantAbsent(n.state("ice", k1))
+			n.wantStatus("ice", map[string]string{"pull_result": "unusable"})
+			if len(n.temps("ice")) != 0 || len(n.stored()) != 0 {
+				t.Errorf("%s: left behind: temps %v, images %v", c.tag, n.temps("ice"), n.stored())
+			}
+		}
+		n.wantModule("ice", "in-tree")
+	}},
+
+	{"symlinks inside the tree are kept and resolve inside it", func(t *testing.T, n *node) {
+		ref := iceRepo + ":" + k1
+		n.addImage(ref, digestA, image{kernels: []string{k1}, firmware: map[string]string{"firmware/intel/ice.pkg": "DDP"},
+			symlinks: map[string]string{
+				"opt/lib/modules/" + k1 + "/weak-updates/ice.ko": "../extra/ice.ko",
+				"opt/lib/modules/" + k1 + "/self":                ".",
+				"firmware/intel/ice-current.pkg":                  "ice.pkg",
+			}})
+		c := iceConfig()
+		c.FirmwarePath = "/firmware"
+		conf := n.config(c)
+		n.wantCode(n.run("fetch.sh", conf), 0)
+		tree := n.state("ice", k1)
+		for p, want := range map[string]string{"lib/modules/" + k1 + "/weak-updates/ice.ko": "../extra/ice.ko", "lib/modules/" + k1 + "/self": ".", "firmware/intel/ice-current.pkg": "ice.pkg"} {
+			if l, err := os.Readlink(filepath.Join(tree, p)); err != nil || l != want {
+				t.Errorf("%s -> %q (%v), want %s", p, l, err, want)
+			}
+		}
+	}},
+
+	{"a tree larger than MaxTreeBytes is refused before anything is copied", func(t *testing.T, n *node) {
+		ref := iceRepo + ":" + k1
+		n.addImage(ref, digestA, image{kernels: []string{k1}})
+		big := filepath.Join(n.imageRoot(ref), "opt/lib/modules", k1, "extra/blob.bin")
+		n.write(big, "")
+		must(t, os.Truncate(big, MaxTreeBytes+1)) // sparse: no disk used
+		conf := n.config(iceConfig())
+		r := n.run("fetch.sh", conf)
+		n.wantCode(r, FetchExitImageUnusable)
+		n.wantLog(r, "the files for kernel "+k1+" take 21474", "bytes, more than the node's bound of 2147483648 bytes")
+		n.wantCalls(r, "cp")
+		n.wantAbsent(n.state("ice", k1))
+	}},
+
+	{"disk full: the numbers in the message, back-off, the pulled image is kept, no download again", func(t *testing.T, n *node) {
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
+		conf := n.config(iceConfig())
+		r := n.run("fetch.sh", conf, "FAKE_DF_LOW=3")
+		n.wantCode(r, 0)
+		n.wantLog(r, "attempt 1: not enough free space for the tree in "+n.state("ice")+": it needs ",
+			" bytes plus a margin, ", "; 1000 bytes are free; retrying in 5s", "attempt 3: ", "retrying in 20s")
+		n.wantCalls(r, "sleep", "sleep 5", "sleep 10", "sleep 20")
+		if got := len(r.of("podman pull")); got != 1 {
+			t.Errorf("%d pulls, want 1: a retry uses the image already pulled", got)
+		}
+		if got := len(r.of("cp")); got != 0 {
+			t.Errorf("copied although space was short: %q", r.of("cp"))
+		}
+		n.wantExists(n.state("ice", k1, "lib/modules", k1, "extra/ice.ko"))
+		if len(n.stored()) != 0 {
+			t.Errorf("image left in the storage: %v", n.stored())
+		}
+	}},
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestHostile(t *testing.T) {
+	for _, sc := range hostile {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			sc.run(t, newNode(t, k1, "ice"))
+		})
+	}
+}

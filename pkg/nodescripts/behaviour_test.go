@@ -46,8 +46,12 @@ var scenarios = []struct {
 		// runs: no wait, the gate reboots.
 		n.wantCalls(r, "systemctl", startFetch, gateHolds[0], gateHolds[1], gateHolds[2], listPulls, "systemctl reboot")
 		n.wantCalls(r, "depmod") // the image has its module index
-		if s := r.of("sync"); len(s) != 1 || !strings.HasPrefix(s[0], "sync -f $ROOT/var/lib/day1kmod/ice/.tmp-"+k1+".") {
-			t.Errorf("want the temp tree synced before the rename, got %q", s)
+		if s := r.of("sync"); len(s) != 3 || !strings.HasPrefix(s[0], "sync -f $ROOT/var/lib/day1kmod/ice/.tmp-"+k1+".") ||
+			s[1] != "sync -f $ROOT/var/lib/day1kmod/ice" || s[2] != s[1] {
+			t.Errorf("want the temp tree synced before the renames, and each rename synced, got %q", s)
+		}
+		if l, err := os.Readlink(n.state("ice", k1)); err != nil || !strings.HasPrefix(l, ".tree-"+k1+".") {
+			t.Errorf("%s -> %q (%v), want a link to the tree's own directory", n.state("ice", k1), l, err)
 		}
 		n.wantCalls(r, "sleep")
 		n.wantReboots(1)

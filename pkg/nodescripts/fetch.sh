@@ -69,16 +69,23 @@ remove_image() {
 	fi
 }
 
-# remove_stale_temp_dirs: a run killed mid-extract (power loss, timeout)
-# leaves its temporary tree behind; it was never renamed into place, so it is
-# only garbage.
+# remove_stale_temp_dirs: a run killed mid-extract or mid-commit (power
+# loss, timeout) leaves its temporary tree, link or a tree no link names
+# behind; none of them is what TREE names, so they are only garbage. Only
+# run under the fetch lock: no other fetch is building one now.
 remove_stale_temp_dirs() {
-	local d
-	for d in "${NAME_DIR}"/.tmp-*; do
-		if [[ -e "$d" ]]; then
-			log "removing $d left by an interrupted run"
-			rm -rf -- "$d"
+	local d l
+	local -A used=()
+	for l in "$NAME_DIR"/*; do
+		if [[ -L "$l" ]]; then
+			used["$(readlink -- "$l")"]=1
 		fi
+	done
+	for d in "$NAME_DIR"/.tmp-* "$NAME_DIR"/.link-* "$NAME_DIR"/.tree-*; do
+		[[ -e "$d" || -L "$d" ]] || continue
+		[[ -z "${used[${d##*/}]:-}" ]] || continue
+		log "removing $d left by an interrupted run"
+		rm -rf -- "$d"
 	done
 }
 
@@ -253,25 +260,40 @@ finish_tree() {
 	chmod 0755 "$TMP_TREE" || return 1
 }
 
-# commit_tree: rename TMP_TREE to TREE. A stale tree (extracted for another
-# image) is first moved aside under a temporary name, so TREE is at every
-# moment either absent or whole.
+# commit_tree: put TMP_TREE in place as TREE, atomically. TREE is a
+# symlink to the tree's own directory (.tree-K.XXXXXX): the tree is renamed
+# to that name, then a new link to it replaces the old link by one rename(2).
+# After a power loss at any point TREE names the old tree, whole, or the new
+# one, whole; what is left over (.tmp-*, .link-*, an unreferenced .tree-*)
+# the next fetch removes. A TREE that is still a directory (written before
+# trees were linked) is moved aside first: only then is there a moment
+# without a tree, which the next fetch fills.
 commit_tree() {
-	local old=""
-	# Data first, then the rename: after a power loss the final path never
+	local id final link old=""
+	id="${TMP_TREE##*/.tmp-}"
+	final="${NAME_DIR}/.tree-${id}"
+	link="${NAME_DIR}/.link-${id}"
+	# Data first, then the renames: after a power loss the final path never
 	# names a tree whose files were not written out yet.
 	sync -f "$TMP_TREE" || return 1
-	if [[ -e "$TREE" ]]; then
-		old="${NAME_DIR}/.tmp-${KVER}.replaced"
-		rm -rf -- "$old"
-		mv -T -- "$TREE" "$old" || return 1
+	mv -T -- "$TMP_TREE" "$final" || return 1
+	TMP_TREE="$final" # removed by the caller if what follows fails
+	sync -f "$NAME_DIR" || return 1
+	if [[ -L "$TREE" ]]; then
+		old="$(readlink -- "$TREE")"
+	elif [[ -e "$TREE" ]]; then
+		old=".tree-${KVER}.dir"
+		rm -rf -- "${NAME_DIR:?}/${old}"
+		mv -T -- "$TREE" "${NAME_DIR}/${old}" || return 1
 	fi
-	mv -T -- "$TMP_TREE" "$TREE" || return 1
+	ln -s -- "${final##*/}" "$link" || return 1
+	mv -T -- "$link" "$TREE" || return 1
 	TMP_TREE=""
-	if [[ -n "$old" ]]; then
-		rm -rf -- "$old"
+	sync -f "$NAME_DIR" || true
+	if [[ "$old" == .tree-* && "$old" != */* ]]; then
+		rm -rf -- "${NAME_DIR:?}/${old}"
 	fi
-	log "modules for kernel $KVER are in $TREE"
+	log "modules for kernel $KVER are in $TREE (-> ${final##*/})"
 }
 
 # fetch_once REF: one attempt: pull (unless an earlier attempt of this run
@@ -370,6 +392,9 @@ main() {
 	fi
 
 	trap cleanup EXIT
+	if [[ -d "$NAME_DIR" ]]; then
+		remove_stale_temp_dirs
+	fi
 	state="$(tree_state)"
 	if [[ "$state" == current ]]; then
 		PULL_RESULT=current
@@ -382,7 +407,6 @@ main() {
 	fi
 
 	mkdir -p "$NAME_DIR"
-	remove_stale_temp_dirs
 	local ref
 	ref="$(resolve_image)"
 	load_proxy_env

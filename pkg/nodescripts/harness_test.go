@@ -427,9 +427,25 @@ func (n *node) wantReboots(want int) {
 	}
 }
 
-// temps lists the temporary trees left in the state directory of name.
+// temps lists the temporary trees and links left in the state directory
+// of name, and the trees no link names.
 func (n *node) temps(name string) []string {
 	m, _ := filepath.Glob(n.state(name, ".tmp-*"))
+	l, _ := filepath.Glob(n.state(name, ".link-*"))
+	m = append(m, l...)
+	used := map[string]bool{}
+	links, _ := filepath.Glob(n.state(name, "*"))
+	for _, p := range links {
+		if t, err := os.Readlink(p); err == nil {
+			used[t] = true
+		}
+	}
+	trees, _ := filepath.Glob(n.state(name, ".tree-*"))
+	for _, p := range trees {
+		if !used[filepath.Base(p)] {
+			m = append(m, p)
+		}
+	}
 	return m
 }
 

@@ -161,6 +161,71 @@ var hostile = []struct {
 			t.Errorf("image left in the storage: %v", n.stored())
 		}
 	}},
+
+	{"power loss at any step of replacing a tree: the final path holds the old tree or the new one, whole; the next fetch cleans up", func(t *testing.T, n *node) {
+		for _, c := range []struct {
+			knob string
+			want string // which tree the final path holds after the crash
+		}{
+			{"FAKE_CP_KILL=1", "old"},   // mid-extract
+			{"FAKE_SYNC_KILL=1", "old"}, // the new tree written, not renamed
+			{"FAKE_SYNC_KILL=2", "old"}, // renamed to its own name, the link not switched
+			{"FAKE_SYNC_KILL=3", "new"}, // the link switched, the old tree not removed yet
+		} {
+			t.Run(c.knob, func(t *testing.T) {
+				n := newNode(t, k1, "ice")
+				n.addImage(iceRepo+":a", digestA, image{kernels: []string{k1}, version: "1.0-old"})
+				n.addImage(iceRepo+":b", digestB, image{kernels: []string{k1}, version: "2.0-new"})
+				cfg := iceConfig()
+				cfg.Image = iceRepo + ":a"
+				n.wantCode(n.run("fetch.sh", n.config(cfg)), 0)
+				cfg.Image = iceRepo + ":b"
+				conf := n.config(cfg)
+				r := n.run("fetch.sh", conf, c.knob)
+				if !r.killed {
+					t.Fatalf("%s: the fetch was not killed (exit %d)", c.knob, r.code)
+				}
+				ko := n.state("ice", k1, "lib/modules", k1, "extra/ice.ko")
+				wantVersion := map[string]string{"old": "1.0-old", "new": "2.0-new"}[c.want]
+				if got := n.read(ko); !strings.Contains(got, "version="+wantVersion+"\n") {
+					t.Errorf("after a crash at %s the tree holds %q, want the %s tree (%s)", c.knob, got, c.want, wantVersion)
+				}
+				n.boot(k1, "ice")
+				r = n.run("load.sh", conf)
+				n.wantCode(r, 0)
+				if c.want == "new" {
+					n.wantModule("ice", "oot 2.0-new")
+				} else {
+					n.wantLog(r, "the config now names image '"+iceRepo+":b'")
+					n.wantModule("ice", "in-tree")
+				}
+				r = n.run("fetch.sh", conf)
+				n.wantCode(r, 0)
+				if len(n.temps("ice")) != 0 {
+					t.Errorf("left behind after the next fetch: %v", n.temps("ice"))
+				}
+				if got := n.read(ko); !strings.Contains(got, "version=2.0-new\n") {
+					t.Errorf("the next fetch did not put the new tree in place: %q", got)
+				}
+			})
+		}
+	}},
+
+	{"a tree written as a directory (before trees were linked) is replaced by a linked one", func(t *testing.T, n *node) {
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
+		tree := n.state("ice", k1)
+		n.writeModule(filepath.Join(tree, "lib/modules", k1), "extra/ice.ko", moduleFile{vermagic: k1, version: "0.9", srcversion: "OLD"})
+		n.write(filepath.Join(tree, "record"), "image=registry.example.com/acme/old:1\nmodule=ice\nfirmware_path=\n")
+		conf := n.config(iceConfig())
+		n.wantCode(n.run("fetch.sh", conf), 0)
+		if l, err := os.Readlink(tree); err != nil || !strings.HasPrefix(l, ".tree-"+k1+".") {
+			t.Errorf("%s -> %q (%v)", tree, l, err)
+		}
+		if len(n.temps("ice")) != 0 {
+			t.Errorf("left behind: %v", n.temps("ice"))
+		}
+		n.wantAbsent(n.state("ice", ".tree-"+k1+".dir"))
+	}},
 }
 
 func must(t *testing.T, err error) {

@@ -41,7 +41,9 @@ CFG_REBOOT_POLICY=BeforeKubelet
 # Derived by day1kmod_init.
 KVER=""     # running kernel, `uname -r`
 NAME_DIR="" # ${DAY1KMOD_STATE_DIR}/N
-TREE=""     # ${NAME_DIR}/K: what `modprobe -d` is pointed at
+TREE=""     # ${NAME_DIR}/K: what `modprobe -d` is pointed at; a symlink to
+# the tree's directory ${NAME_DIR}/.tree-K.XXXXXX, so the fetch replaces a
+# tree by one rename
 
 # ---------------------------------------------------------------- logging
 
@@ -617,7 +619,7 @@ status_set() {
 # the trees of older kernels and the reboot stamps of every kernel but those
 # two. Only entries of NAME_DIR are touched.
 prune_trees() {
-	local d k keep="" entry stamp_kernel
+	local d k keep="" entry stamp_kernel target
 	[[ -d "$NAME_DIR" ]] || return 0
 	for d in "$NAME_DIR"/*/; do
 		d="${d%/}"
@@ -632,7 +634,15 @@ prune_trees() {
 		k="${d##*/}"
 		[[ -d "$d" && "$k" != "$KVER" && "$k" != "$keep" ]] || continue
 		log "removing the tree of kernel $k ($d): neither the running kernel $KVER nor the previous one${keep:+ ($keep)}"
-		rm -rf -- "$d"
+		if [[ -L "$d" ]]; then
+			target="$(readlink -- "$d")"
+			rm -f -- "$d"
+			if [[ "$target" == .tree-* && "$target" != */* ]]; then
+				rm -rf -- "${NAME_DIR:?}/${target}"
+			fi
+		else
+			rm -rf -- "$d"
+		fi
 	done
 	for entry in "$NAME_DIR"/rebooted-*; do
 		[[ -f "$entry" ]] || continue

@@ -217,6 +217,7 @@ var scenarios = []struct {
 		// The tree on disk holds a module built for another kernel.
 		n.write(filepath.Join(n.state("ice", k1), "lib/modules", k1, "extra/ice.ko"),
 			"vermagic=5.14.0-1.el9.x86_64 SMP mod_unload\nversion=1.2.3-oot\nsrcversion=X\n")
+		n.reManifest(n.state("ice", k1))
 		r := n.run("load.sh", conf, "JOURNAL_STREAM=8:1234")
 		n.wantCode(r, 1)
 		n.wantLog(r, "built for kernel '5.14.0-1.el9.x86_64' but the running kernel is '"+k1+"'", "nothing was unloaded")
@@ -233,6 +234,7 @@ var scenarios = []struct {
 		if err := os.Remove(filepath.Join(n.state("ice", k1), "lib/modules", k1, "extra/ice.ko")); err != nil {
 			t.Fatal(err)
 		}
+		n.reManifest(n.state("ice", k1))
 		r := n.run("load.sh", conf)
 		n.wantCode(r, 1)
 		n.wantLog(r, "module 'ice' is not in "+n.state("ice", k1), "nothing was unloaded")

@@ -257,6 +257,7 @@ finish_tree() {
 		printf 'module=%s\n' "$CFG_MODULE"
 		printf 'firmware_path=%s\n' "$CFG_FIRMWARE_PATH"
 	} >"$(record_file "$TMP_TREE")" || return 1
+	write_manifest "$TMP_TREE" || return 1
 	chmod 0755 "$TMP_TREE" || return 1
 }
 
@@ -289,6 +290,7 @@ commit_tree() {
 	ln -s -- "${final##*/}" "$link" || return 1
 	mv -T -- "$link" "$TREE" || return 1
 	TMP_TREE=""
+	rm -f -- "$(damaged_marker)"
 	sync -f "$NAME_DIR" || true
 	if [[ "$old" == .tree-* && "$old" != */* ]]; then
 		rm -rf -- "${NAME_DIR:?}/${old}"
@@ -404,6 +406,8 @@ main() {
 	fi
 	if [[ "$state" == stale ]]; then
 		log "the tree at $TREE was extracted from image '$(record_get "$TREE" image)'; the config now names '$CFG_IMAGE': replacing it"
+	elif [[ "$state" == damaged ]]; then
+		warn "the tree at $TREE is damaged ($(tree_why_damaged)): extracting it again"
 	fi
 
 	mkdir -p "$NAME_DIR"

@@ -523,3 +523,13 @@ func (n *node) wantStatus(name string, want map[string]string) {
 		}
 	}
 }
+
+// reManifest writes the manifest of the tree at dir again, as the fetch
+// would have for what it holds now: a test that changes a tree on purpose
+// (to reach the load's later checks) keeps it consistent.
+func (n *node) reManifest(dir string) {
+	n.t.Helper()
+	if out, err := exec.Command("bash", "-c", `set -euo pipefail; . ./lib.sh; write_manifest "$1"`, "bash", dir).CombinedOutput(); err != nil {
+		n.t.Fatalf("write_manifest %s: %v\n%s", dir, err, out)
+	}
+}

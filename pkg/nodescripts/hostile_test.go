@@ -226,6 +226,58 @@ var hostile = []struct {
 		}
 		n.wantAbsent(n.state("ice", ".tree-"+k1+".dir"))
 	}},
+
+	{"a damaged tree is refused before anything is unloaded, then repaired by the gate (one more reboot)", func(t *testing.T, n *node) {
+		for _, c := range []struct {
+			name   string
+			damage func(ko string)
+			why    string
+		}{
+			{"deleted", func(ko string) { must(t, os.Remove(ko)) }, "extra/ice.ko is missing or not a regular file"},
+			{"truncated", func(ko string) { must(t, os.Truncate(ko, 3)) }, "extra/ice.ko has 3 bytes, "},
+			// Same size, other bytes: only the load's full check sees it.
+			{"corrupted", func(ko string) {
+				b, err := os.ReadFile(ko)
+				must(t, err)
+				b[len(b)-2] ^= 1
+				must(t, os.WriteFile(ko, b, 0o644))
+			}, "extra/ice.ko does not match its sha256"},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				n := newNode(t, k1, "ice")
+				n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
+				conf := n.config(iceConfig())
+				n.pullAndBoot(conf, "ice")
+				n.wantCode(n.run("load.sh", conf), 0)
+				n.wantModule("ice", "oot 1.2.3-oot")
+
+				// Between boots, the disk loses part of the tree.
+				n.boot(k1, "ice")
+				c.damage(n.state("ice", k1, "lib/modules", k1, "extra/ice.ko"))
+				r := n.run("load.sh", conf)
+				n.wantCode(r, 1)
+				n.wantLog(r, "the tree at "+n.state("ice", k1)+" is damaged: ", c.why, "the in-tree driver is kept (nothing was unloaded)")
+				n.wantCalls(r, "modprobe")
+				n.wantModule("ice", "in-tree")
+				n.wantStatus("ice", map[string]string{"load_result": "failed", "loaded": "in-tree", "tree": ""})
+				if !strings.Contains(n.status("ice")["load_reason"], c.why) {
+					t.Errorf("load_reason %q lacks %q", n.status("ice")["load_reason"], c.why)
+				}
+
+				// The gate does not count the tree as current: it fetches it again and reboots once more.
+				r = n.run("pull.sh", conf)
+				n.wantCode(r, 0)
+				n.wantLog(r, "is damaged (", "fetching it again")
+				n.wantCalls(r, "podman pull", "podman pull "+iceRepo+":"+k1)
+				n.wantReboots(2)
+				n.boot(k1, "ice")
+				n.wantCode(n.run("load.sh", conf), 0)
+				n.wantModule("ice", "oot 1.2.3-oot")
+				r = n.run("pull.sh", conf)
+				n.wantLog(r, "nothing to fetch")
+			})
+		}
+	}},
 }
 
 func must(t *testing.T, err error) {

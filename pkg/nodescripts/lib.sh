@@ -194,20 +194,117 @@ record_get() {
 	record_get_file "$file" "$2"
 }
 
-# tree_state: print "absent", "current", or "stale" for TREE. A tree is
-# stale when it was extracted for another image, module or firmware path than
-# the config now names (the user changed the Day1KernelModule): it is then
-# not loaded, and the fetch replaces it. The final path only ever holds a whole
-# tree (the fetch renames it into place), so existence means complete.
+# tree_state: print "absent", "current", "stale" or "damaged" for TREE. A
+# tree is stale when it was extracted for another image, module or firmware
+# path than the config now names (the user changed the Day1KernelModule),
+# damaged when a file of its manifest is missing or has another size (or the
+# load found one of another content on this boot): it is then not loaded,
+# and the fetch replaces it. The final path only ever names a whole tree
+# (the fetch switches its link by a rename), so existence means complete.
 tree_state() {
 	if [[ ! -d "$TREE" ]]; then
 		echo absent
-	elif [[ "$(record_get "$TREE" image)" == "$CFG_IMAGE" &&
-		"$(record_get "$TREE" module)" == "$CFG_MODULE" &&
-		"$(record_get "$TREE" firmware_path)" == "$CFG_FIRMWARE_PATH" ]]; then
-		echo current
-	else
+	elif [[ "$(record_get "$TREE" image)" != "$CFG_IMAGE" ||
+		"$(record_get "$TREE" module)" != "$CFG_MODULE" ||
+		"$(record_get "$TREE" firmware_path)" != "$CFG_FIRMWARE_PATH" ]]; then
 		echo stale
+	elif [[ -e "$(damaged_marker)" || -n "$(tree_damage "$TREE")" ]]; then
+		echo damaged
+	else
+		echo current
+	fi
+}
+
+# The marker by which the load tells the gate and the fetch, on this boot,
+# that the tree's content does not match its manifest; it holds why.
+damaged_marker() { printf '%s/%s.tree-damaged\n' "$DAY1KMOD_RUN_DIR" "$CFG_NAME"; }
+
+# tree_why_damaged: why tree_state says damaged (the load's finding on
+# this boot, or the cheap check's).
+tree_why_damaged() {
+	local why=""
+	if [[ -f "$(damaged_marker)" ]]; then
+		IFS= read -r why <"$(damaged_marker)" || true
+	fi
+	printf '%s\n' "${why:-$(tree_damage "$TREE")}"
+}
+
+# ---------------------------------------------------------------- manifest
+
+# The manifest of a tree: one line per regular file below lib/modules and
+# firmware, "SHA256 SIZE PATH" (PATH relative to the tree), written by the
+# fetch with the tree and checked by the load before it unloads anything.
+manifest_file() { printf '%s/manifest\n' "$1"; }
+
+# write_manifest DIR: write DIR's manifest.
+write_manifest() {
+	local dir="$1" size path hash
+	local -A sizes=()
+	local -a paths=() tops=()
+	for path in lib/modules firmware; do
+		if [[ -d "${dir}/${path}" ]]; then
+			tops+=("$path")
+		fi
+	done
+	((${#tops[@]} > 0)) || return 1
+	while IFS= read -r -d '' size && IFS= read -r -d '' path; do
+		sizes["$path"]="$size"
+		paths+=("$path")
+	done < <(cd "$dir" && find "${tops[@]}" -type f -printf '%s\0%p\0')
+	{
+		printf '# sha256 size path of each file day1kmod extracted into this tree\n'
+		if ((${#paths[@]} > 0)); then
+			printf '%s\0' "${paths[@]}" | (cd "$dir" && xargs -0 sha256sum --) |
+				while read -r hash path; do
+					printf '%s %s %s\n' "$hash" "${sizes[$path]}" "$path"
+				done
+		fi
+	} >"$(manifest_file "$dir")"
+}
+
+# tree_damage TREE [full]: print why TREE does not hold what its manifest
+# lists (a file missing, not a regular file, or of another size; with
+# "full", also of another content, which reads every file), or nothing.
+tree_damage() {
+	local tree="$1" full="${2:-}" manifest line hash size path have i
+	local -a paths=() lens=() hashes=() bad=()
+	manifest="$(manifest_file "$tree")"
+	if [[ ! -f "$manifest" ]]; then
+		echo "it has no manifest ($manifest)"
+		return 0
+	fi
+	while IFS= read -r line || [[ -n "$line" ]]; do
+		[[ -n "$line" && "$line" != \#* ]] || continue
+		hash="${line%% *}"
+		line="${line#* }"
+		size="${line%% *}"
+		path="${line#* }"
+		if [[ ! -f "${tree}/${path}" || -L "${tree}/${path}" ]]; then
+			bad+=("${path} is missing or not a regular file")
+			continue
+		fi
+		paths+=("$path")
+		lens+=("$size")
+		hashes+=("$hash")
+	done <"$manifest"
+	if ((${#paths[@]} > 0)); then
+		i=0
+		while IFS= read -r have; do
+			if [[ "$have" != "${lens[i]}" ]]; then
+				bad+=("${paths[i]} has $have bytes, ${lens[i]} when extracted")
+			fi
+			i=$((i + 1))
+		done < <(printf '%s\0' "${paths[@]}" | (cd "$tree" && xargs -0 stat -c '%s' --))
+		if [[ -n "$full" && ${#bad[@]} -eq 0 ]]; then
+			while IFS= read -r line; do
+				bad+=("${line%: FAILED*} does not match its sha256")
+			done < <(for ((i = 0; i < ${#paths[@]}; i++)); do
+				printf '%s  %s\n' "${hashes[i]}" "${paths[i]}"
+			done | (cd "$tree" && sha256sum -c --quiet 2>/dev/null || true) | grep ': FAILED' || true)
+		fi
+	fi
+	if ((${#bad[@]} > 0)); then
+		list_some "${bad[@]}"
 	fi
 }
 

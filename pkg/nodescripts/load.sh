@@ -30,6 +30,7 @@ LOAD_BUDGET=200
 ROLLBACK_BUDGET=70
 # Each step's own limit, cut to what is left of its phase's budget (and
 # LIMIT_MODINFO of lib.sh for each modinfo).
+LIMIT_VERIFY=60   # checking the tree against its manifest (reads every file)
 LIMIT_FIRMWARE=60 # copying the firmware files
 LIMIT_LABEL=30    # chcon of the tree
 LIMIT_SETTLE=60   # udevadm settle: udev's coldplug queue
@@ -214,6 +215,15 @@ fail_load() {
 	die "$msg"
 }
 
+# refuse_damaged WHY: the tree is damaged: keep the in-tree driver, tell
+# the gate (which fetches it again on this boot) by the marker, fail loudly.
+refuse_damaged() {
+	if ! { mkdir -p "$DAY1KMOD_RUN_DIR" && printf '%s\n' "$1" >"$(damaged_marker)"; }; then
+		warn "could not write $(damaged_marker)"
+	fi
+	die "the tree at $TREE is damaged: $1; not loading '$CFG_MODULE', the in-tree driver is kept (nothing was unloaded); the gate ($(gate_unit "$CFG_NAME")) extracts the tree again"
+}
+
 main() {
 	day1kmod_init "$@"
 	PHASE_END=$(($(now) + LOAD_BUDGET))
@@ -232,12 +242,25 @@ main() {
 		log "nothing on disk for this config: the tree at $TREE was extracted from image '$(record_get "$TREE" image)' (module '$(record_get "$TREE" module)'), the config now names image '$CFG_IMAGE' (module '$CFG_MODULE'); not loading on this boot; the gate ($(gate_unit "$CFG_NAME")) fetches it and reboots before the kubelet starts"
 		exit 0
 		;;
+	damaged)
+		refuse_damaged "$(tree_why_damaged)"
+		;;
 	esac
 
-	# Before anything is unloaded: the module is there and fits this kernel.
+	# Before anything is unloaded: the tree is what the fetch extracted (a
+	# file deleted, truncated or corrupted since is refused here, and the
+	# gate fetches the tree again), the module is there and fits this kernel.
+	local why status=0
+	why="$(limited "$LIMIT_VERIFY" "checking $TREE against its manifest" tree_damage "$TREE" full)" || status=$?
+	if ((status != 0)); then
+		die "could not check $TREE against its manifest (status $status): not loading '$CFG_MODULE'; nothing was unloaded"
+	fi
+	if [[ -n "$why" ]]; then
+		refuse_damaged "$why"
+	fi
 	check_vermagic "$TREE" || die "not loading '$CFG_MODULE' from $TREE; nothing was unloaded"
 
-	local want have status=0
+	local want have
 	want="$(module_field "$TREE" "$CFG_MODULE" srcversion)"
 	TREE_SRCVERSION="$want"
 	if module_loaded "$CFG_MODULE"; then

@@ -280,7 +280,7 @@ func TestLoadBudgetFitsTheUnitTimeout(t *testing.T) {
 	if total >= LoadTimeout {
 		t.Errorf("load.sh may take %s, the unit allows %s", total, LoadTimeout)
 	}
-	for _, step := range []string{"LIMIT_FIRMWARE", "LIMIT_LABEL", "LIMIT_SETTLE", "LIMIT_UNLOAD", "LIMIT_LOAD"} {
+	for _, step := range []string{"LIMIT_VERIFY", "LIMIT_FIRMWARE", "LIMIT_LABEL", "LIMIT_SETTLE", "LIMIT_UNLOAD", "LIMIT_LOAD"} {
 		if d := shellInt(t, Load, step); d > budget {
 			t.Errorf("%s=%s exceeds LOAD_BUDGET=%s", step, d, budget)
 		}

@@ -83,7 +83,7 @@ in_time() {
 	wait_for_other_gates "$DEADLINE"
 	PULL_RESULT=fetched
 	status_set pull_result=fetched pull_reason="fetched before the kubelet started" reboot_pending=yes
-	if ! do_reboot "${digest:-unknown}" "the module tree for kernel $KVER is on disk and the kubelet has not started: rebooting once so that '$CFG_MODULE' is loaded before the network"; then
+	if ! do_reboot "${digest:-unknown}${REPAIR:+-repaired}" "the module tree for kernel $KVER is on disk and the kubelet has not started: rebooting once so that '$CFG_MODULE' is loaded before the network"; then
 		PULL_RESULT=staged
 		status_set pull_result=staged pull_reason="fetched again after a reboot for the same kernel and digest: not rebooting again" reboot_pending=yes
 	fi
@@ -99,6 +99,10 @@ give_up() {
 }
 
 DEADLINE=0
+# Set when this gate repairs a damaged tree: the tree was loaded (or meant
+# to be) on an earlier boot for the same digest, so the reboot stamp of that
+# digest exists; a repair may reboot once more, under its own stamp.
+REPAIR=""
 
 main() {
 	day1kmod_init "$@"
@@ -117,6 +121,9 @@ main() {
 	fetch="$(fetch_unit "$CFG_NAME")"
 	if [[ "$state" == stale ]]; then
 		log "the tree at $TREE was extracted from image '$(record_get "$TREE" image)'; the config now names '$CFG_IMAGE': fetching it"
+	elif [[ "$state" == damaged ]]; then
+		warn "the tree at $TREE is damaged ($(tree_why_damaged)): fetching it again"
+		REPAIR=1
 	fi
 
 	mkdir -p "$DAY1KMOD_RUN_DIR"

@@ -233,6 +233,107 @@ extract_image() {
 	return "$status"
 }
 
+# The name under the tree's module directory of the link to the host's
+# modules of the running kernel: `modprobe -d` on the tree then finds the
+# in-tree dependencies of the out-of-tree module (an OOT irdma needs the
+# in-tree ib_core) without the image carrying them.
+HOST_LINK=day1kmod-host
+
+# The depmod configuration of a tree: the image's own modules come before
+# the host's, so an out-of-tree module wins over the in-tree one of the same
+# name (RHEL's search order, with the host's tree last).
+DEPMOD_SEARCH="search updates extra built-in weak-updates ${HOST_LINK}"
+
+# link_host_modules MODDIR: link MODDIR/day1kmod-host to the host's module
+# directory of the running kernel and copy its modules.builtin* (which
+# modules are built into this kernel), so the tree resolves like the host.
+link_host_modules() {
+	local moddir="$1" host="${DAY1KMOD_ROOT}/lib/modules/${KVER}" f
+	if [[ -e "${moddir}/${HOST_LINK}" || -L "${moddir}/${HOST_LINK}" ]]; then
+		error "image '$IMAGE_REF' has its own /opt/lib/modules/${KVER}/${HOST_LINK}: that name is the node's link to the host's modules"
+		return "$EXIT_IMAGE_UNUSABLE"
+	fi
+	if [[ ! -d "$host" ]]; then
+		warn "the host has no $host: in-tree dependencies of '$CFG_MODULE' cannot be resolved"
+		return 0
+	fi
+	ln -s -- "$host" "${moddir}/${HOST_LINK}" || return 1
+	for f in modules.builtin modules.builtin.modinfo; do
+		if [[ -f "${host}/${f}" ]]; then
+			cp --remove-destination -- "${host}/${f}" "${moddir}/${f}" || return 1
+		fi
+	done
+}
+
+# host_symbols FILE: write the running kernel's exported symbols (with
+# their CRCs) to FILE and print the depmod option that reads it: -E for the
+# kernel's symvers (RHCOS ships /lib/modules/K/symvers.gz), else -F for its
+# System.map. Prints nothing when the host has neither.
+host_symbols() {
+	local out="$1" host="${DAY1KMOD_ROOT}/lib/modules/${KVER}" boot="${DAY1KMOD_ROOT}/boot" f
+	for f in "${host}/symvers.gz" "${boot}/symvers-${KVER}.gz"; do
+		if [[ -f "$f" ]] && gzip -dc -- "$f" >"$out"; then
+			printf '%s\n' "-E"
+			return 0
+		fi
+	done
+	for f in "${host}/symvers" "${host}/System.map" "${boot}/System.map-${KVER}"; do
+		if [[ -f "$f" ]] && cp -- "$f" "$out"; then
+			if [[ "$f" == */symvers ]]; then printf '%s\n' "-E"; else printf '%s\n' "-F"; fi
+			return 0
+		fi
+	done
+}
+
+# index_tree: write the tree's module index with depmod (over the image's
+# modules and, through the host link, the host's), and check that every
+# symbol a module of the image needs is exported by the running kernel, a
+# host module or the tree: a module that cannot resolve one fails to load,
+# which is found out here, before the reboot, not after it.
+index_tree() {
+	local conf="${TMP_TREE}/depmod.conf" syms="${TMP_TREE}/host-symbols" opt out line missing=()
+	printf '%s\n' "$DEPMOD_SEARCH" >"$conf" || return 1
+	opt="$(host_symbols "$syms")"
+	if [[ -z "$opt" ]]; then
+		warn "the host has no symvers or System.map for kernel $KVER: the symbols '$CFG_MODULE' needs are not checked before the reboot"
+		out="$(depmod -b "$TMP_TREE" -C "$conf" "$KVER" 2>&1)" || {
+			error "depmod on the tree failed: $out"
+			return 1
+		}
+	else
+		out="$(depmod -b "$TMP_TREE" -C "$conf" -e "$opt" "$syms" "$KVER" 2>&1)" || {
+			error "depmod on the tree failed: $out"
+			return 1
+		}
+	fi
+	rm -f -- "$syms"
+	local sym file
+	while IFS= read -r line; do
+		# "depmod: WARNING: /path/x.ko needs unknown symbol S", or
+		# "... disagrees about version of symbol S"; the host's own modules
+		# are not the image's business.
+		case "$line" in
+		*" needs unknown symbol "* | *" disagrees about version of symbol "*) ;;
+		*) continue ;;
+		esac
+		[[ "$line" != *"/${HOST_LINK}/"* ]] || continue
+		sym="${line##* symbol }"
+		file="${line#*WARNING: }"
+		file="${file%% needs unknown symbol *}"
+		file="${file%% disagrees about version of symbol *}"
+		file="${file#"${TMP_TREE}/lib/modules/${KVER}/"}"
+		if [[ "$line" == *" disagrees "* ]]; then
+			missing+=("$sym (needed by $file: another version)")
+		else
+			missing+=("$sym (needed by $file)")
+		fi
+	done <<<"$out"
+	if ((${#missing[@]} > 0)); then
+		error "image '$IMAGE_REF': modules need symbols that neither the running kernel $KVER, its modules nor the image provide: $(list_some "${missing[@]}")"
+		return "$EXIT_IMAGE_UNUSABLE"
+	fi
+}
+
 # finish_tree DIGEST REF: make TMP_TREE usable by `modprobe -d` and record
 # what it holds.
 finish_tree() {
@@ -240,12 +341,10 @@ finish_tree() {
 	# A kmod built with /usr/lib/modules as its module directory looks there.
 	mkdir -p "${TMP_TREE}/usr/lib" || return 1
 	ln -s ../../lib/modules "${TMP_TREE}/usr/lib/modules" || return 1
-	# modprobe finds modules through the binary index, depmod writes both.
-	if [[ ! -f "${moddir}/modules.dep" || ! -f "${moddir}/modules.dep.bin" ]]; then
-		log "the image has no module index (modules.dep, modules.dep.bin): running depmod"
-		depmod -b "$TMP_TREE" "$KVER" || return 1
-	fi
+	link_host_modules "$moddir" || return
+	index_tree || return
 	check_vermagic "$TMP_TREE" || return "$EXIT_IMAGE_UNUSABLE"
+	check_signature "$TMP_TREE" || return "$EXIT_IMAGE_UNUSABLE"
 	# Date-free, so the same image gives the same record.
 	{
 		printf '# What day1kmod extracted into this directory.\n'

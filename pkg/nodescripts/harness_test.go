@@ -1,7 +1,10 @@
 package nodescripts
 
 import (
+	"bytes"
+	"compress/gzip"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +31,9 @@ var (
 // Modules every fake host kernel has in-tree.
 var hostModules = []string{"ice", "irdma", "e1000e"}
 
+// Symbols every fake host kernel exports itself (vmlinux).
+var hostKernelSymbols = []string{"printk", "kmalloc", "request_firmware"}
+
 type node struct {
 	t      *testing.T
 	root   string // DAY1KMOD_ROOT
@@ -42,10 +48,25 @@ func newNode(t *testing.T, kernel string, loaded ...string) *node {
 	n := &node{t: t, root: filepath.Join(dir, "root"), fake: filepath.Join(dir, "fake")}
 	n.mkdir(n.fake)
 	for _, k := range []string{k1, k2} {
+		moddir := filepath.Join(n.root, "lib/modules", k)
 		for _, m := range hostModules {
-			n.writeModule(filepath.Join(n.root, "lib/modules", k), "kernel/drivers/net/"+m+".ko",
+			n.writeModule(moddir, "kernel/drivers/net/"+m+".ko",
 				moduleFile{vermagic: k + " SMP preempt mod_unload modversions", version: "in-tree", srcversion: "INTREE" + strings.ToUpper(m)})
 		}
+		// An in-tree module others depend on, the kernel's exported
+		// symbols (RHCOS ships them as symvers.gz) and its built-in modules.
+		n.writeModule(moddir, "kernel/drivers/infiniband/core/ib_core.ko",
+			moduleFile{vermagic: k + " SMP preempt mod_unload modversions", version: "in-tree", srcversion: "INTREEIBCORE", exports: "ib_register_device ib_unregister_device"})
+		var symvers bytes.Buffer
+		zw := gzip.NewWriter(&symvers)
+		for _, sym := range hostKernelSymbols {
+			fmt.Fprintf(zw, "0x12345678\t%s\tvmlinux\tEXPORT_SYMBOL\n", sym)
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		n.write(filepath.Join(moddir, "symvers.gz"), symvers.String())
+		n.write(filepath.Join(moddir, "modules.builtin"), "kernel/drivers/net/mii.ko\n")
 	}
 	n.boot(kernel, loaded...)
 	return n
@@ -82,14 +103,17 @@ func exists(p string) bool {
 
 // moduleFile is a fake .ko: key=value text that the fake modinfo and
 // modprobe read.
-type moduleFile struct{ vermagic, version, srcversion string }
+// needs and exports are space-separated symbols (for the fake depmod);
+// signer is empty for an unsigned module.
+type moduleFile struct{ vermagic, version, srcversion, needs, exports, signer string }
 
 // writeModule writes a module file under moddir (lib/modules/K) and, unless
 // noDep, lists it in modules.dep.
 func (n *node) writeModule(moddir, rel string, m moduleFile, noDep ...bool) {
 	n.t.Helper()
 	n.write(filepath.Join(moddir, rel),
-		"vermagic="+m.vermagic+"\nversion="+m.version+"\nsrcversion="+m.srcversion+"\n")
+		"vermagic="+m.vermagic+"\nversion="+m.version+"\nsrcversion="+m.srcversion+"\n"+
+			"needs="+m.needs+"\nexports="+m.exports+"\nsigner="+m.signer+"\n")
 	if len(noDep) > 0 && noDep[0] {
 		return
 	}
@@ -134,6 +158,8 @@ type image struct {
 	noDepBin   bool              // modules.dep but no modules.dep.bin
 	firmware   map[string]string // path inside the image -> content
 	symlinks   map[string]string // path inside the image -> link target
+	needs      string            // symbols the module needs (space-separated)
+	signer     string            // who signed the module; empty: unsigned
 }
 
 // imageRoot is the file system of image ref in the fake registry.
@@ -158,7 +184,7 @@ func (n *node) addImage(ref, digest string, img image) {
 			vm = v
 		}
 		n.writeModule(filepath.Join(dir, "rootfs/opt/lib/modules", k), "extra/"+img.module+".ko",
-			moduleFile{vermagic: vm + " SMP preempt mod_unload modversions", version: img.version, srcversion: oot(img.module, img.version)}, img.noDep)
+			moduleFile{vermagic: vm + " SMP preempt mod_unload modversions", version: img.version, srcversion: oot(img.module, img.version), needs: img.needs, signer: img.signer}, img.noDep)
 	}
 	if img.noDepBin {
 		for _, k := range img.kernels {

@@ -114,7 +114,7 @@ var hostile = []struct {
 			symlinks: map[string]string{
 				"opt/lib/modules/" + k1 + "/weak-updates/ice.ko": "../extra/ice.ko",
 				"opt/lib/modules/" + k1 + "/self":                ".",
-				"firmware/intel/ice-current.pkg":                  "ice.pkg",
+				"firmware/intel/ice-current.pkg":                 "ice.pkg",
 			}})
 		c := iceConfig()
 		c.FirmwarePath = "/firmware"
@@ -277,6 +277,81 @@ var hostile = []struct {
 				n.wantLog(r, "nothing to fetch")
 			})
 		}
+	}},
+
+	{"an out-of-tree module needing an in-tree one: the tree sees the host's modules, modprobe loads the dependency", func(t *testing.T, n *node) {
+		n.boot(k1, "irdma")
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}, module: "irdma", needs: "ib_register_device printk"})
+		c := iceConfig()
+		c.Name, c.Module, c.InTreeModules, c.Parameters = "irdma", "irdma", []string{"irdma"}, nil
+		conf := n.config(c)
+		n.pullAndBoot(conf, "irdma")
+		moddir := n.state("irdma", k1, "lib/modules", k1)
+		if l, err := os.Readlink(filepath.Join(moddir, "day1kmod-host")); err != nil || l != filepath.Join(n.root, "lib/modules", k1) {
+			t.Errorf("day1kmod-host -> %q (%v), want the host's module directory", l, err)
+		}
+		if got := n.read(filepath.Join(moddir, "modules.builtin")); got != "kernel/drivers/net/mii.ko\n" {
+			t.Errorf("modules.builtin = %q, want the host's", got)
+		}
+		if dep := n.read(filepath.Join(moddir, "modules.dep")); !strings.Contains(dep, "extra/irdma.ko: day1kmod-host/kernel/drivers/infiniband/core/ib_core.ko") {
+			t.Errorf("modules.dep does not resolve irdma's in-tree dependency:\n%s", dep)
+		}
+		r := n.run("load.sh", conf)
+		n.wantCode(r, 0)
+		n.wantModule("irdma", "oot 1.2.3-oot")
+		if n.sys("ib_core", "srcversion") != "INTREEIBCORE" {
+			t.Errorf("the in-tree ib_core was not loaded with it: %v", n.loadedModules())
+		}
+	}},
+
+	{"a module needing symbols nobody exports: refused by the fetch, before any reboot, symbols named", func(t *testing.T, n *node) {
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}, needs: "ib_register_device ice_magic_hook mlx_fancy"})
+		conf := n.config(iceConfig())
+		r := n.run("pull.sh", conf)
+		n.wantCode(r, 0)
+		n.wantLog(r, "modules need symbols that neither the running kernel "+k1+", its modules nor the image provide: ice_magic_hook (needed by extra/ice.ko), mlx_fancy (needed by extra/ice.ko)",
+			"not retrying, not rebooting")
+		n.wantNoLog(r, "ib_register_device (")
+		n.wantReboots(0)
+		n.wantStatus("ice", map[string]string{"pull_result": "unusable"})
+		n.wantAbsent(n.state("ice", k1))
+	}},
+
+	{"the kernel enforces signatures: an unsigned module is refused by the fetch and by the load, before anything is unloaded", func(t *testing.T, n *node) {
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
+		n.addImage(iceRepo+":signed", digestB, image{kernels: []string{k1}, signer: "Acme kernel signing key"})
+		enforce := filepath.Join(n.root, "sys/module/module/parameters/sig_enforce")
+		n.write(enforce, "Y\n")
+		conf := n.config(iceConfig())
+		r := n.run("fetch.sh", conf)
+		n.wantCode(r, FetchExitImageUnusable)
+		n.wantLog(r, "module 'ice' in ", "is not signed, and the running kernel refuses unsigned modules (module.sig_enforce is set)", "not retrying, not rebooting")
+		n.wantAbsent(n.state("ice", k1))
+
+		signed := iceConfig()
+		signed.Image = iceRepo + ":signed"
+		n.wantCode(n.run("fetch.sh", n.config(signed)), 0)
+
+		// A tree fetched while nothing was enforced; the next boot is locked down.
+		must(t, os.Remove(enforce))
+		conf = n.config(iceConfig())
+		n.wantCode(n.run("fetch.sh", conf), 0)
+		n.boot(k1, "ice")
+		n.write(filepath.Join(n.root, "sys/kernel/security/lockdown"), "none [integrity] confidentiality\n")
+		r = n.run("load.sh", conf)
+		n.wantCode(r, 1)
+		n.wantLog(r, "is not signed, and the running kernel refuses unsigned modules (the kernel is locked down (none [integrity] confidentiality))", "nothing was unloaded")
+		n.wantCalls(r, "modprobe")
+		n.wantModule("ice", "in-tree")
+
+		n.boot(k1, "ice")
+		n.write(filepath.Join(n.root, "sys/kernel/security/lockdown"), "none [integrity] confidentiality\n")
+		conf = n.config(signed)
+		n.wantCode(n.run("fetch.sh", conf), 0)
+		r = n.run("load.sh", conf)
+		n.wantCode(r, 0)
+		n.wantLog(r, "is signed by 'Acme kernel signing key'")
+		n.wantModule("ice", "oot 1.2.3-oot")
 	}},
 }
 

@@ -480,6 +480,44 @@ check_vermagic() {
 	fi
 }
 
+# sig_enforced: print why the running kernel refuses unsigned modules
+# (module.sig_enforce=1, or lockdown in integrity or confidentiality mode,
+# as with Secure Boot on RHEL), or nothing (and return 1) when it does not.
+sig_enforced() {
+	local v="" lockdown=""
+	if [[ -r "${DAY1KMOD_ROOT}/sys/module/module/parameters/sig_enforce" ]]; then
+		IFS= read -r v <"${DAY1KMOD_ROOT}/sys/module/module/parameters/sig_enforce" || true
+	fi
+	if [[ "$v" == Y ]]; then
+		echo "module.sig_enforce is set"
+		return 0
+	fi
+	if [[ -r "${DAY1KMOD_ROOT}/sys/kernel/security/lockdown" ]]; then
+		IFS= read -r lockdown <"${DAY1KMOD_ROOT}/sys/kernel/security/lockdown" || true
+	fi
+	if [[ "$lockdown" == *"[integrity]"* || "$lockdown" == *"[confidentiality]"* ]]; then
+		echo "the kernel is locked down (${lockdown})"
+		return 0
+	fi
+	return 1
+}
+
+# check_signature BASE: where the running kernel enforces module
+# signatures, the module in BASE is signed; the kernel would refuse it
+# otherwise, after the in-tree driver was unloaded. Whether its key is
+# enrolled cannot be told here: the kernel says so when it loads it (and the
+# load rolls back).
+check_signature() {
+	local why signer
+	why="$(sig_enforced)" || return 0
+	signer="$(module_field "$1" "$CFG_MODULE" signer)"
+	if [[ -z "$signer" ]]; then
+		error "module '$CFG_MODULE' in $1 is not signed, and the running kernel refuses unsigned modules ($why)"
+		return 1
+	fi
+	log "module '$CFG_MODULE' is signed by '$signer' (the kernel enforces signatures: $why)"
+}
+
 # module_loaded NAME: NAME is in /proc/modules.
 module_loaded() {
 	local want="${1//-/_}" name _rest

@@ -259,6 +259,7 @@ main() {
 		refuse_damaged "$why"
 	fi
 	check_vermagic "$TREE" || die "not loading '$CFG_MODULE' from $TREE; nothing was unloaded"
+	check_signature "$TREE" || die "not loading '$CFG_MODULE' from $TREE: the kernel would refuse it; nothing was unloaded"
 
 	local want have
 	want="$(module_field "$TREE" "$CFG_MODULE" srcversion)"

@@ -451,7 +451,7 @@ var scenarios = []struct {
 		}
 	}},
 
-	{"firmware: extracted, copied to the custom firmware path, which is set", func(t *testing.T, n *node) {
+	{"firmware: extracted, installed in day1kmod's own firmware directory, which the kernel's search path is set to", func(t *testing.T, n *node) {
 		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}, firmware: map[string]string{
 			"firmware/intel/ice/ddp/ice.pkg": "DDP", "firmware/intel/ice/README": "x",
 		}})
@@ -462,20 +462,26 @@ var scenarios = []struct {
 		n.wantExists(n.state("ice", k1, "firmware/intel/ice/ddp/ice.pkg"))
 		r := n.run("load.sh", conf)
 		n.wantCode(r, 0)
-		if got := n.read(filepath.Join(n.root, "sys/module/firmware_class/parameters/path")); got != "/var/lib/firmware" {
+		if got := n.read(filepath.Join(n.root, "sys/module/firmware_class/parameters/path")); got != FirmwareDir {
 			t.Errorf("firmware_class path = %q", got)
 		}
-		if got := n.read(filepath.Join(n.root, "var/lib/firmware/intel/ice/ddp/ice.pkg")); got != "DDP" {
+		if got := n.read(filepath.Join(n.root, FirmwareDir, "intel/ice/ddp/ice.pkg")); got != "DDP" {
 			t.Errorf("firmware file = %q", got)
+		}
+		if got := n.read(n.state("ice", "firmware.list")); got != "intel/ice/README\nintel/ice/ddp/ice.pkg\n" {
+			t.Errorf("firmware.list = %q", got)
 		}
 		n.wantModule("ice", "oot 1.2.3-oot")
 
-		// Another boot where the path is already set (by someone else): use it.
+		// Another boot where the path is already set by someone else: day1kmod
+		// does not write into another's directory, and keeps the in-tree driver.
 		n.boot(k1, "ice")
 		n.write(filepath.Join(n.root, "sys/module/firmware_class/parameters/path"), "/var/custom-fw\n")
 		r = n.run("load.sh", conf)
-		n.wantCode(r, 0)
-		n.wantExists(filepath.Join(n.root, "var/custom-fw/intel/ice/ddp/ice.pkg"))
+		n.wantCode(r, 1)
+		n.wantLog(r, "firmware_class.path) is set to '/var/custom-fw' by someone else", "nothing was unloaded")
+		n.wantAbsent(filepath.Join(n.root, "var/custom-fw"))
+		n.wantModule("ice", "in-tree")
 		if got := n.read(filepath.Join(n.root, "sys/module/firmware_class/parameters/path")); got != "/var/custom-fw\n" {
 			t.Errorf("firmware_class path changed to %q", got)
 		}

@@ -353,6 +353,50 @@ var hostile = []struct {
 		n.wantLog(r, "is signed by 'Acme kernel signing key'")
 		n.wantModule("ice", "oot 1.2.3-oot")
 	}},
+
+	{"firmware of several modules: same file with other content refused naming both owners; links installed as files; never written through a link", func(t *testing.T, n *node) {
+		n.boot(k1, "ice", "irdma")
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}, firmware: map[string]string{
+			"firmware/intel/ice.pkg": "ICE", "firmware/intel/shared.bin": "SHARED", "firmware/intel/common.bin": "SAME",
+		}, symlinks: map[string]string{"firmware/intel/ice-current.pkg": "ice.pkg"}})
+		irdmaRepo := "registry.example.com/acme/irdma-kmod"
+		n.addImage(irdmaRepo+":"+k1, digestB, image{kernels: []string{k1}, module: "irdma", firmware: map[string]string{
+			"firmware/intel/shared.bin": "OTHER", "firmware/intel/common.bin": "SAME",
+		}})
+		ice := iceConfig()
+		ice.FirmwarePath = "/firmware"
+		iceConf := n.config(ice)
+		irdma := Config{Name: "irdma", Image: irdmaRepo + ":" + KernelVersionPlaceholder, Module: "irdma", InTreeModules: []string{"irdma"}, FirmwarePath: "/firmware"}
+		irdmaConf := n.config(irdma)
+		n.wantCode(n.run("fetch.sh", iceConf), 0)
+		n.wantCode(n.run("fetch.sh", irdmaConf), 0)
+		n.boot(k1, "ice", "irdma")
+		r := n.run("load.sh", iceConf)
+		n.wantCode(r, 0)
+		fw := filepath.Join(n.root, FirmwareDir)
+		if fi, err := os.Lstat(filepath.Join(fw, "intel/ice-current.pkg")); err != nil || !fi.Mode().IsRegular() || n.read(filepath.Join(fw, "intel/ice-current.pkg")) != "ICE" {
+			t.Errorf("the tree's firmware link was not installed as a regular file: %v %v", fi, err)
+		}
+		r = n.run("load.sh", irdmaConf)
+		n.wantCode(r, 1)
+		n.wantLog(r, "firmware files of 'irdma' collide with those of other Day1KernelModules: intel/shared.bin (installed by 'ice', another content in 'irdma')", "nothing was unloaded")
+		n.wantNoLog(r, "common.bin (")
+		n.wantModule("irdma", "in-tree")
+		if got := n.read(filepath.Join(fw, "intel/shared.bin")); got != "SHARED" {
+			t.Errorf("ice's firmware was overwritten: %q", got)
+		}
+
+		// A link planted in day1kmod's firmware directory is not written through.
+		n.boot(k1, "ice")
+		outside := filepath.Join(n.root, "etc")
+		must(t, os.RemoveAll(filepath.Join(fw, "intel")))
+		must(t, os.Symlink(outside, filepath.Join(fw, "intel")))
+		r = n.run("load.sh", iceConf)
+		n.wantCode(r, 1)
+		n.wantLog(r, filepath.Join(fw, "intel")+" is a symlink: not writing firmware through it")
+		n.wantAbsent(filepath.Join(outside, "ice.pkg"), filepath.Join(outside, "shared.bin"))
+		n.wantModule("ice", "in-tree")
+	}},
 }
 
 func must(t *testing.T, err error) {

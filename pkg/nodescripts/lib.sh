@@ -23,6 +23,13 @@ DAY1KMOD_STATE_DIR="${DAY1KMOD_ROOT}/var/lib/day1kmod"
 # nodescripts.RunDir in Go.
 DAY1KMOD_RUN_DIR="${DAY1KMOD_ROOT}/run/day1kmod"
 
+# Where the load installs the firmware of every Day1KernelModule, the
+# kernel's firmware search path (firmware_class.path) when day1kmod sets it;
+# without the test root (the kernel reads it). A dot name: no
+# Day1KernelModule name starts with one. nodescripts.FirmwareDir.
+# shellcheck disable=SC2034 # read by load.sh
+FIRMWARE_DIR=/var/lib/day1kmod/.firmware
+
 # The literal an image reference may carry in place of the kernel version.
 KERNEL_PLACEHOLDER="\${KERNEL_FULL_VERSION}"
 

@@ -121,10 +121,12 @@ reload_removed() {
 	done
 }
 
-# install_firmware: copy the tree's firmware files where the kernel's
-# firmware loader looks. /lib/firmware is read-only on RHCOS, so the custom
-# search path of firmware_class is used: the one already set (another
-# module may have set it) or /var/lib/firmware.
+# install_firmware: install the tree's firmware files where the kernel's
+# firmware loader looks: FIRMWARE_DIR, in day1kmod's own state, which it
+# sets as the kernel's custom firmware search path (/lib/firmware is
+# read-only on RHCOS). A path already set to another directory belongs to
+# someone else: day1kmod never writes there, and keeps the in-tree driver
+# rather than load a module whose firmware the kernel would not find.
 install_firmware() {
 	local param="${DAY1KMOD_ROOT}/sys/module/firmware_class/parameters/path"
 	local fwdir=""
@@ -135,14 +137,99 @@ install_firmware() {
 	fi
 	IFS= read -r fwdir <"$param" || true
 	if [[ -z "$fwdir" ]]; then
-		fwdir=/var/lib/firmware
-		log "setting the kernel's custom firmware path to $fwdir"
-		printf '%s' "$fwdir" >"$param" || return 1
+		log "setting the kernel's custom firmware path to $FIRMWARE_DIR"
+		printf '%s' "$FIRMWARE_DIR" >"$param" || return 1
+	elif [[ "${fwdir%/}" != "$FIRMWARE_DIR" ]]; then
+		error "the kernel's custom firmware path (firmware_class.path) is set to '$fwdir' by someone else: day1kmod installs firmware only in its own $FIRMWARE_DIR, and the kernel would not look there"
+		return 1
 	fi
-	log "copying firmware from ${TREE}/firmware to $fwdir"
-	mkdir -p "${DAY1KMOD_ROOT}${fwdir}" || return 1
-	limited "$LIMIT_FIRMWARE" "copying the firmware" \
-		cp -R --preserve=mode,timestamps "${TREE}/firmware/." "${DAY1KMOD_ROOT}${fwdir}/" || return 1
+	log "installing the firmware of '$CFG_NAME' from ${TREE}/firmware into $FIRMWARE_DIR"
+	limited "$LIMIT_FIRMWARE" "installing the firmware" copy_firmware
+}
+
+# firmware_list NAME: the firmware files (paths below FIRMWARE_DIR) the load
+# of Day1KernelModule NAME installed, one a line: who owns what.
+firmware_list() { printf '%s/%s/firmware.list\n' "$DAY1KMOD_STATE_DIR" "$1"; }
+
+# copy_firmware: copy every firmware file of the tree (a symlink inside the
+# tree as the file it names: no link is installed) into FIRMWARE_DIR. A file
+# another Day1KernelModule installed with other content is a collision:
+# refused, naming both. Files are written to a temporary name and renamed
+# into place, and no directory on the way may be a symlink, so nothing is
+# written through a link. Files this module installed before and no longer
+# has are removed, unless another module lists them too.
+copy_firmware() {
+	local dst="${DAY1KMOD_ROOT}${FIRMWARE_DIR}" rel src list other owner dir p part
+	local -a rels=() collisions=() parts=()
+	local -A mine=()
+	list="$(firmware_list "$CFG_NAME")"
+	for p in "$DAY1KMOD_STATE_DIR" "$dst"; do
+		if [[ -L "$p" ]]; then
+			error "$p is a symlink: not writing firmware through it"
+			return 1
+		fi
+	done
+	mkdir -p -- "$dst" || return 1
+	while IFS= read -r -d '' rel; do
+		src="${TREE}/firmware/${rel}"
+		[[ -f "$src" ]] || continue
+		rels+=("$rel")
+		mine["$rel"]=1
+		for other in "$DAY1KMOD_STATE_DIR"/*/firmware.list; do
+			[[ -f "$other" && "$other" != "$list" ]] || continue
+			owner="${other%/firmware.list}"
+			owner="${owner##*/}"
+			if grep -Fxq -- "$rel" "$other" && [[ -e "${dst}/${rel}" ]] && ! cmp -s -- "$src" "${dst}/${rel}"; then
+				collisions+=("${rel} (installed by '${owner}', another content in '${CFG_NAME}')")
+			fi
+		done
+	done < <(cd "${TREE}/firmware" && find . \( -type f -o -type l \) -printf '%P\0' | sort -z)
+	if ((${#collisions[@]} > 0)); then
+		error "firmware files of '$CFG_NAME' collide with those of other Day1KernelModules: $(list_some "${collisions[@]}")"
+		return 1
+	fi
+	for rel in "${rels[@]}"; do
+		dir="$dst"
+		parts=()
+		if [[ "$rel" == */* ]]; then
+			IFS=/ read -ra parts <<<"${rel%/*}"
+		fi
+		for part in "${parts[@]}"; do
+			dir+="/$part"
+			if [[ -L "$dir" ]]; then
+				error "$dir is a symlink: not writing firmware through it"
+				return 1
+			fi
+			if [[ ! -d "$dir" ]]; then
+				mkdir -- "$dir" || return 1
+			fi
+		done
+		cp -L --preserve=mode,timestamps -- "${TREE}/firmware/${rel}" "${dst}/${rel}.day1kmod-new" || return 1
+		mv -fT -- "${dst}/${rel}.day1kmod-new" "${dst}/${rel}" || return 1
+	done
+	local -a before=()
+	if [[ -f "$list" ]]; then
+		mapfile -t before <"$list"
+	fi
+	for rel in "${before[@]}"; do
+		[[ -n "$rel" && -z "${mine[$rel]:-}" ]] || continue
+		owner=""
+		for other in "$DAY1KMOD_STATE_DIR"/*/firmware.list; do
+			if [[ "$other" != "$list" ]] && grep -Fxq -- "$rel" "$other"; then
+				owner=1
+			fi
+		done
+		if [[ -z "$owner" && "$rel" != */../* && "$rel" != ../* ]]; then
+			log "removing firmware file $rel that '$CFG_NAME' no longer has"
+			rm -f -- "${dst}/${rel}"
+		fi
+	done
+	if ((${#rels[@]} > 0)); then
+		printf '%s\n' "${rels[@]}" >"${list}.new"
+	else
+		: >"${list}.new"
+	fi
+	mv -f -- "${list}.new" "$list"
 }
 
 # label_modules: with SELinux (RHCOS) the kernel checks the label of a module

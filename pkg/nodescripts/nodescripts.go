@@ -48,6 +48,12 @@ const (
 	// RunDir holds what lasts one boot: the status files, the fetch locks
 	// and the reboot coordination markers (lib.sh: DAY1KMOD_RUN_DIR).
 	RunDir = "/run/day1kmod"
+	// FirmwareDir is where the load installs the firmware of every
+	// Day1KernelModule of the node and points the kernel's firmware search
+	// path (firmware_class.path) at: inside day1kmod's own state, as
+	// /lib/firmware is read-only on RHCOS and /var/lib/firmware belongs to
+	// others (lib.sh: FIRMWARE_DIR).
+	FirmwareDir = "/var/lib/day1kmod/.firmware"
 	// KernelVersionPlaceholder in an image reference is replaced on the node
 	// by the running kernel's version (`uname -r`).
 	KernelVersionPlaceholder = "${KERNEL_FULL_VERSION}"

@@ -68,7 +68,7 @@ var scenarios = []struct {
 			t.Errorf("the image's symlink was not kept: %q (%v)", l, err)
 		}
 		if got, want := n.read(filepath.Join(tree, "record")), "# What day1kmod extracted into this directory.\n"+
-			"name=ice\nimage="+iceRepo+":${KERNEL_FULL_VERSION}\nreference="+ref+"\ndigest="+digestA+"\nkernel="+k1+"\nmodule=ice\nfirmware_path=\n"; got != want {
+			"name=ice\nimage="+iceRepo+":${KERNEL_FULL_VERSION}\nreference="+ref+"\ndigest="+digestA+"\ntag_digest="+digestA+"\nkernel="+k1+"\nmodule=ice\nfirmware_path=\n"; got != want {
 			t.Errorf("record:\n%s\nwant:\n%s", got, want)
 		}
 		if len(n.temps("ice")) != 0 || len(n.stored()) != 0 {

@@ -28,6 +28,8 @@ FETCH_FIRST_DELAY=5
 FETCH_MAX_DELAY=300
 # One podman pull may take this long (a large image over a slow link).
 LIMIT_PULL=900
+# One look at the registry for the digest a tag points to (the manifest only).
+LIMIT_INSPECT=60
 
 # Exit status when the image was pulled but does not hold what the config
 # asks for: retrying cannot help until the image changes
@@ -39,6 +41,7 @@ IMAGE_REF=""   # set once the image is pulled: removed on exit
 MOUNTED=""     # set while the image is mounted
 TMP_TREE=""    # the tree under construction: removed on exit unless committed
 DIGEST=""      # of the pulled image
+TAG_DIGEST=""  # what the registry said the tag points to, before the pull
 FETCH_ERROR="" # why the last attempt failed, for the status file
 PULL_RESULT="" # what the status file reports at exit
 
@@ -124,6 +127,47 @@ pull_image() {
 	args+=("$ref")
 	log "pulling image '$ref'"
 	run_limited "$LIMIT_PULL" podman "${args[@]}" >&2
+}
+
+# registry_digest REF: print the digest the registry's tag REF points to
+# now, asked with skopeo inspect (it reads the manifest only, never the
+# layers), or nothing when skopeo is missing or the registry does not answer
+# (logged).
+registry_digest() {
+	local ref="$1" auth="${DAY1KMOD_ROOT}/var/lib/kubelet/config.json" out
+	local args=(inspect --no-tags --format '{{.Digest}}')
+	if ! command -v skopeo >/dev/null; then
+		log "skopeo is not installed: whether tag '$ref' moved is not checked"
+		return 0
+	fi
+	if [[ -f "$auth" ]]; then
+		args+=(--authfile "$auth")
+	fi
+	args+=("docker://${ref}")
+	if ! out="$(run_limited "$LIMIT_INSPECT" skopeo "${args[@]}")" || [[ "$out" != *:* ]]; then
+		warn "could not ask the registry which digest tag '$ref' points to: not checked on this boot"
+		return 0
+	fi
+	printf '%s\n' "$out"
+}
+
+# tag_moved REF: the tree for the running kernel is current, but the tag REF
+# now points to another image (a moving tag, or a kernel tag rebuilt with a
+# fix): say so with both digests and return 0. A digest reference never
+# moves: it is never asked about.
+tag_moved() {
+	local ref="$1" old new
+	[[ "$ref" != *@* ]] || return 1
+	old="$(record_get "$TREE" tag_digest)"
+	old="${old:-$(record_get "$TREE" digest)}"
+	new="$(registry_digest "$ref")"
+	[[ -n "$new" ]] || return 1
+	if [[ "$new" == "$old" ]]; then
+		log "image tag '$ref' still points to $old: the tree for kernel $KVER is current"
+		return 1
+	fi
+	warn "image tag '$ref' now points to $new; the tree for kernel $KVER at $TREE was extracted from $old: fetching the new image"
+	TAG_DIGEST="$new"
 }
 
 # image_digest REF: the digest of the pulled image, for the record and the
@@ -352,6 +396,7 @@ finish_tree() {
 		printf 'image=%s\n' "$CFG_IMAGE"
 		printf 'reference=%s\n' "$ref"
 		printf 'digest=%s\n' "$digest"
+		printf 'tag_digest=%s\n' "$TAG_DIGEST"
 		printf 'kernel=%s\n' "$KVER"
 		printf 'module=%s\n' "$CFG_MODULE"
 		printf 'firmware_path=%s\n' "$CFG_FIRMWARE_PATH"
@@ -497,11 +542,21 @@ main() {
 		remove_stale_temp_dirs
 	fi
 	state="$(tree_state)"
+	local ref
+	ref="$(resolve_image)"
+	load_proxy_env
 	if [[ "$state" == current ]]; then
-		PULL_RESULT=current
-		status_set pull_result=current pull_reason="modules for kernel $KVER are on disk at $TREE"
-		log "modules for kernel $KVER are already on disk at $TREE: nothing to fetch"
-		exit 0
+		# Started by the gate of a boot whose tree is current: only the
+		# registry's answer about the tag can make this fetch do anything.
+		if ! tag_moved "$ref"; then
+			PULL_RESULT=current
+			status_set pull_result=current pull_reason="modules for kernel $KVER are on disk at $TREE"
+			log "modules for kernel $KVER are already on disk at $TREE: nothing to fetch"
+			exit 0
+		fi
+		status_set pull_result=fetching pull_reason="image tag '$ref' now points to $TAG_DIGEST, the tree has $(record_get "$TREE" digest): fetching the new image"
+	elif [[ "$ref" != *@* ]]; then
+		TAG_DIGEST="$(registry_digest "$ref")"
 	fi
 	if [[ "$state" == stale ]]; then
 		log "the tree at $TREE was extracted from image '$(record_get "$TREE" image)'; the config now names '$CFG_IMAGE': replacing it"
@@ -510,9 +565,6 @@ main() {
 	fi
 
 	mkdir -p "$NAME_DIR"
-	local ref
-	ref="$(resolve_image)"
-	load_proxy_env
 
 	while :; do
 		attempt=$((attempt + 1))

@@ -397,6 +397,74 @@ var hostile = []struct {
 		n.wantAbsent(filepath.Join(outside, "ice.pkg"), filepath.Join(outside, "shared.bin"))
 		n.wantModule("ice", "in-tree")
 	}},
+
+	{"a moving tag: the gate of a current tree asks the registry in the background; a new digest is fetched and staged (BeforeKubelet), journal says both", func(t *testing.T, n *node) {
+		ref := iceRepo + ":" + k1
+		n.addImage(ref, digestA, image{kernels: []string{k1}})
+		conf := n.config(iceConfig())
+		n.pullAndBoot(conf, "ice")
+		n.wantCode(n.run("load.sh", conf), 0)
+
+		// Same digest: one manifest look, no pull, no reboot.
+		r := n.run("pull.sh", conf)
+		n.wantCode(r, 0)
+		n.wantCalls(r, "systemctl start", startFetch)
+		n.wantCalls(r, "skopeo", "skopeo inspect --no-tags --format {{.Digest}} docker://"+ref)
+		n.wantCalls(r, "podman")
+		n.wantLog(r, "still points to "+digestA)
+
+		// The registry does not answer: said, nothing else happens.
+		r = n.run("pull.sh", conf, "FAKE_SKOPEO_FAIL=1")
+		n.wantCode(r, 0)
+		n.wantLog(r, "could not ask the registry which digest tag '"+ref+"' points to")
+		n.wantCalls(r, "podman")
+		n.wantStatus("ice", map[string]string{"pull_result": "current"})
+
+		// The tag is rebuilt with a fix.
+		n.addImage(ref, digestB, image{kernels: []string{k1}, version: "1.2.4-fix"})
+		r = n.run("pull.sh", conf)
+		n.wantCode(r, 0)
+		n.wantLog(r, "image tag '"+ref+"' now points to "+digestB+"; the tree for kernel "+k1+" at "+n.state("ice", k1)+" was extracted from "+digestA,
+			"rebootPolicy BeforeKubelet does not reboot a node that may run workloads")
+		n.wantCalls(r, "podman pull", "podman pull "+ref)
+		n.wantReboots(1)
+		n.wantStatus("ice", map[string]string{"pull_result": "staged", "reboot_pending": "yes", "digest": digestB})
+		n.wantModule("ice", "oot 1.2.3-oot") // the running module stays until a reboot
+
+		n.boot(k1, "ice")
+		n.wantCode(n.run("load.sh", conf), 0)
+		n.wantModule("ice", "oot 1.2.4-fix")
+		r = n.run("pull.sh", conf)
+		n.wantLog(r, "still points to "+digestB)
+		n.wantCalls(r, "podman")
+	}},
+
+	{"a moving tag under rebootPolicy Always reboots once for the new digest; a digest reference is never asked about", func(t *testing.T, n *node) {
+		ref := iceRepo + ":" + k1
+		n.addImage(ref, digestA, image{kernels: []string{k1}})
+		c := iceConfig()
+		c.RebootPolicy = "Always"
+		conf := n.config(c)
+		n.pullAndBoot(conf, "ice")
+		n.addImage(ref, digestB, image{kernels: []string{k1}, version: "1.2.4-fix"})
+		r := n.run("pull.sh", conf)
+		n.wantCode(r, 0)
+		n.wantLog(r, "now points to "+digestB, "rebootPolicy Always reboots now")
+		n.wantReboots(2)
+
+		pinned := iceConfig()
+		pinned.Image = iceRepo + "@" + digestA
+		n.addImage(pinned.Image, digestA, image{kernels: []string{k1}})
+		conf = n.config(pinned)
+		n.boot(k1, "ice")
+		n.wantCode(n.run("fetch.sh", conf), 0)
+		r = n.run("pull.sh", conf)
+		n.wantCode(r, 0)
+		n.wantCalls(r, "systemctl")
+		n.wantCalls(r, "skopeo")
+		r = n.run("fetch.sh", conf)
+		n.wantCalls(r, "skopeo")
+	}},
 }
 
 func must(t *testing.T, err error) {

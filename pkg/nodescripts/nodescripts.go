@@ -62,8 +62,10 @@ const (
 	ConfigFormat = "1"
 	// FetchExitImageUnusable is fetch.sh's exit status when the image was
 	// pulled but lacks what the config asks for (no modules for the running
-	// kernel, no such module, wrong vermagic, no firmware directory):
-	// retrying cannot help, so the fetch gives up at once. Other failures
+	// kernel, no such module, wrong vermagic, no firmware directory) or
+	// holds what the node refuses (TreeEntryRefused, a symlinked tree, more
+	// than MaxTreeBytes, missing symbols, unsigned where the kernel enforces
+	// signatures): retrying cannot help, so the fetch gives up at once. Other failures
 	// are retried inside fetch.sh with a capped back-off.
 	FetchExitImageUnusable = 2
 	// ScriptMode and ConfigMode are the file modes to install them with.

@@ -321,9 +321,15 @@ host_symbols() {
 			return 0
 		fi
 	done
-	for f in "${host}/symvers" "${host}/System.map" "${boot}/System.map-${KVER}"; do
-		if [[ -f "$f" ]] && cp -- "$f" "$out"; then
-			if [[ "$f" == */symvers ]]; then printf '%s\n' "-E"; else printf '%s\n' "-F"; fi
+	if [[ -f "${host}/symvers" ]] && cp -- "${host}/symvers" "$out"; then
+		printf '%s\n' "-E"
+		return 0
+	fi
+	# depmod -F reads the exports from the __ksymtab_ entries of System.map:
+	# one without them would make every kernel symbol look missing.
+	for f in "${host}/System.map" "${boot}/System.map-${KVER}"; do
+		if [[ -f "$f" ]] && grep -q ' __ksymtab_' -- "$f" && cp -- "$f" "$out"; then
+			printf '%s\n' "-F"
 			return 0
 		fi
 	done

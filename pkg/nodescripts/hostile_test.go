@@ -317,6 +317,26 @@ var hostile = []struct {
 		n.wantAbsent(n.state("ice", k1))
 	}},
 
+	{"the kernel's symbols from System.map when there is no symvers; neither: said, not checked", func(t *testing.T, n *node) {
+		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}, needs: "printk ice_magic_hook"})
+		conf := n.config(iceConfig())
+		must(t, os.Remove(filepath.Join(n.root, "lib/modules", k1, "symvers.gz")))
+		sysmap := filepath.Join(n.root, "boot", "System.map-"+k1)
+		n.write(sysmap, "ffffffff81000000 T _stext\nffffffff82000000 r __ksymtab_printk\n")
+		r := n.run("fetch.sh", conf)
+		n.wantCode(r, FetchExitImageUnusable)
+		n.wantLog(r, "ice_magic_hook (needed by extra/ice.ko)")
+		n.wantNoLog(r, "printk (")
+		if dep := r.of("depmod"); len(dep) != 1 || !strings.Contains(dep[0], " -e -F ") {
+			t.Errorf("depmod calls: %q", dep)
+		}
+		// A System.map without export entries says nothing: not used.
+		n.write(sysmap, "ffffffff81000000 T _stext\n")
+		r = n.run("fetch.sh", conf)
+		n.wantCode(r, 0)
+		n.wantLog(r, "the host has no symvers or System.map for kernel "+k1+": the symbols 'ice' needs are not checked before the reboot")
+	}},
+
 	{"the kernel enforces signatures: an unsigned module is refused by the fetch and by the load, before anything is unloaded", func(t *testing.T, n *node) {
 		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
 		n.addImage(iceRepo+":signed", digestB, image{kernels: []string{k1}, signer: "Acme kernel signing key"})

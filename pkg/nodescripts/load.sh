@@ -151,6 +151,12 @@ install_firmware() {
 # of Day1KernelModule NAME installed, one a line: who owns what.
 firmware_list() { printf '%s/%s/firmware.list\n' "$DAY1KMOD_STATE_DIR" "$1"; }
 
+# same_content A B: files A and B hold the same bytes.
+same_content() {
+	local a b
+	a="$(sha256sum <"$1")" && b="$(sha256sum <"$2")" && [[ "$a" == "$b" ]]
+}
+
 # copy_firmware: copy every firmware file of the tree (a symlink inside the
 # tree as the file it names: no link is installed) into FIRMWARE_DIR. A file
 # another Day1KernelModule installed with other content is a collision:
@@ -179,7 +185,7 @@ copy_firmware() {
 			[[ -f "$other" && "$other" != "$list" ]] || continue
 			owner="${other%/firmware.list}"
 			owner="${owner##*/}"
-			if grep -Fxq -- "$rel" "$other" && [[ -e "${dst}/${rel}" ]] && ! cmp -s -- "$src" "${dst}/${rel}"; then
+			if grep -Fxq -- "$rel" "$other" && [[ -e "${dst}/${rel}" ]] && ! same_content "$src" "${dst}/${rel}"; then
 				collisions+=("${rel} (installed by '${owner}', another content in '${CFG_NAME}')")
 			fi
 		done

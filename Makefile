@@ -8,14 +8,39 @@ KUSTOMIZE_VERSION := v5.8.2
 KUSTOMIZE := $(BIN)/kustomize
 FUZZTIME ?= 30s
 IMAGE ?= day1kmod:dev
+DIST := $(CURDIR)/dist
+# Evaluated once (:=), so every binary of one make run carries the same version.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION := $(VERSION)
+# The commit's time dates the image (reproducible digests); empty outside git.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
+SOURCE_DATE_EPOCH := $(SOURCE_DATE_EPOCH)
+GOOS ?= $(shell $(GO) env GOOS)
+GOOS := $(GOOS)
+GOARCH ?= $(shell $(GO) env GOARCH)
+GOARCH := $(GOARCH)
+IMAGE_PLATFORMS := linux/amd64 linux/arm64
+RELEASE_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 
-.PHONY: all build example test golden e2e-clients fuzz e2e bench image tools clean
+# The one build command of bin/, the image (both Dockerfiles) and the release:
+# no cgo (a static binary on linux), no paths, no symbols, the version linked in.
+# $(call go_build,OS,ARCH,OUT)
+go_build = CGO_ENABLED=0 GOOS=$(1) GOARCH=$(2) $(GO) build -trimpath \
+	-ldflags "-s -w -X github.com/day1kmod/day1kmod/pkg/mcproducer.Version=$(VERSION)" -o $(3) .
+# bin/platforms/OS-ARCH/day1kmod for each OS/ARCH of $(1)
+platform_bins = $(foreach p,$(1),$(BIN)/platforms/$(subst /,-,$(p))/day1kmod)
+
+.PHONY: all build example test golden e2e-clients fuzz e2e bench image release tools clean FORCE
 
 all: build
 
-## build: the static KRM function binary, bin/day1kmod
+## build: the static KRM function binary, bin/day1kmod (GOOS, GOARCH: another platform)
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BIN)/day1kmod .
+	$(call go_build,$(GOOS),$(GOARCH),$(BIN)/day1kmod)
+
+# go build decides what is stale: always ask it.
+$(BIN)/platforms/%/day1kmod: FORCE
+	$(call go_build,$(word 1,$(subst -, ,$*)),$(word 2,$(subst -, ,$*)),$@)
 
 $(KUSTOMIZE):
 	GOBIN=$(BIN) $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
@@ -58,10 +83,16 @@ e2e:
 bench:
 	hack/bench/run.sh
 
-## image: the container image (needs docker or podman)
-image:
-	@engine=$$(command -v docker || command -v podman) || { echo "make image: no docker or podman found" >&2; exit 1; }; \
-	$$engine build -t $(IMAGE) .
+## image: the image IMAGE, a manifest list for IMAGE_PLATFORMS, built offline
+## from the binaries built here (podman, or docker where its daemon answers)
+image: $(call platform_bins,$(IMAGE_PLATFORMS))
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) hack/image/build.sh $(IMAGE) $(BIN)/platforms $(IMAGE_PLATFORMS)
+
+## release: dist/day1kmod-OS-ARCH for RELEASE_PLATFORMS, and dist/SHA256SUMS
+release: $(call platform_bins,$(RELEASE_PLATFORMS))
+	rm -rf $(DIST) && mkdir -p $(DIST)
+	$(foreach p,$(RELEASE_PLATFORMS),cp $(BIN)/platforms/$(subst /,-,$(p))/day1kmod $(DIST)/day1kmod-$(subst /,-,$(p)) &&) true
+	cd $(DIST) && sha256sum day1kmod-* > SHA256SUMS
 
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) $(DIST)

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // source is one decoded Day1KernelModule (from the functionConfig, an item,
@@ -26,10 +27,44 @@ type source struct {
 	isItem bool   // found among the items
 	// specPath and namePath are where the fields live in obj, for results.
 	specPath, namePath *field.Path
+	kind               string            // of obj; "" = Kind
+	renames            map[string]string // spec field names of obj that differ from ours
+	notes              []note            // from decoding, given when it generates
+	// mc is the MachineConfig, built once by validate (the gate builds it
+	// to check the MCO's rules) and emitted by generate.
+	mc *yaml.RNode
 }
 
 // ref is the value of SourceAnnotation for output of this source.
-func (s *source) ref() string { return Kind + "/" + s.name }
+func (s *source) ref() string { return s.kindName() + "/" + s.name }
+
+func (s *source) kindName() string {
+	if s.kind == "" {
+		return Kind
+	}
+	return s.kind
+}
+
+// at is the path of our spec field f in the source object.
+func (s *source) at(f string) *field.Path {
+	if r, ok := s.renames[f]; ok {
+		f = r
+	}
+	return s.specPath.Child(f)
+}
+
+// renamed rewrites the paths of errs from our field names to the source's.
+func (s *source) renamed(errs field.ErrorList) field.ErrorList {
+	prefix := s.specPath.String() + "."
+	for _, e := range errs {
+		for ours, theirs := range s.renames {
+			if e.Field == prefix+ours || strings.HasPrefix(e.Field, prefix+ours+"[") {
+				e.Field = prefix + theirs + strings.TrimPrefix(e.Field, prefix+ours)
+			}
+		}
+	}
+	return errs
+}
 
 // path is the kpt file path of the source object ("" when it has none).
 func objPath(o *fn.KubeObject) string {
@@ -66,6 +101,9 @@ func decodeDay1KernelModule(o *fn.KubeObject, isItem bool) (*source, field.Error
 		errs = append(errs, field.NotSupported(field.NewPath("apiVersion"), o.GetAPIVersion(), []string{APIVersion}))
 		return nil, errs
 	}
+	if dups := duplicateKeys(o); len(dups) > 0 {
+		return nil, dups
+	}
 	raw, err := o.CopyToResourceNode().MarshalJSON()
 	if err != nil {
 		return nil, field.ErrorList{field.Invalid(field.NewPath("spec"), nil, fmt.Sprintf("cannot convert to JSON: %v", err))}
@@ -81,6 +119,10 @@ func decodeDay1KernelModule(o *fn.KubeObject, isItem bool) (*source, field.Error
 	}
 	if d.Name == "" {
 		errs = append(errs, field.Required(field.NewPath("metadata", "name"), "the name every node path and unit of this module derives from"))
+	}
+	if _, hasSpec, _ := o.NestedSubObject("spec"); !hasSpec && len(errs) > 0 {
+		// A mistyped "spec": every field would be reported missing.
+		return nil, errs
 	}
 	// Unknown or duplicate fields left the rest decoded: return it too, so
 	// that validation reports every other problem in the same run.
@@ -116,9 +158,29 @@ func jsonError(o *fn.KubeObject, err error) *field.Error {
 		}
 	}
 	if m := typeErrorRE.FindStringSubmatch(msg); m != nil {
-		msg = "must be of type " + m[2] + ", not " + m[1]
+		msg = "must be " + yamlType(m[2]) + ", not " + yamlType(m[1])
+		if m[2] == "[]string" && m[1] == "string" {
+			msg += fmt.Sprintf(" (write [%v])", lookupValue(o, path.String()))
+		}
 	}
 	return field.Invalid(path, lookupValue(o, path.String()), strings.TrimPrefix(msg, "json: "))
+}
+
+// yamlType names a Go or JSON type as a YAML author knows it.
+func yamlType(t string) string {
+	switch {
+	case t == "string":
+		return "a string"
+	case strings.HasPrefix(t, "[]") || t == "array":
+		return "a list"
+	case strings.HasPrefix(t, "map[") || t == "object" || strings.Contains(t, "."):
+		return "a mapping"
+	case t == "bool":
+		return "true or false"
+	case t == "number" || strings.HasPrefix(t, "int"):
+		return "a number"
+	}
+	return t
 }
 
 func strictError(o *fn.KubeObject, se error) *field.Error {
@@ -138,10 +200,10 @@ func strictError(o *fn.KubeObject, se error) *field.Error {
 		if i := strings.LastIndex(p, "."); i >= 0 {
 			parent, name = p[:i], p[i+1:]
 		}
-		if s := suggest(parent, name); s != "" {
+		if s := suggest(o.GetKind(), parent, name); s != "" {
 			msg += fmt.Sprintf(" (did you mean %s?)", s)
 		} else {
-			msg += " (day1kmod --help lists the fields of " + Kind + ")"
+			msg += " (day1kmod --help lists the fields of " + o.GetKind() + ")"
 		}
 		return unknown(path, lookupValue(o, p), msg)
 	}
@@ -216,7 +278,9 @@ func lookupValue(o *fn.KubeObject, p string) any {
 
 // ConfigMap functionConfig keys. Lists are comma-separated, except
 // moduleParameters which is separated by white space like a modprobe command
-// line (an array parameter takes commas: "arr=1,2,3"). A key given with an
+// line (an array parameter takes commas: "arr=1,2,3"), and additionalModules:
+// modules separated by ';', each its name and parameters like a modprobe
+// command line ("irdma roce_ena=1; mlx5_ib"). A key given with an
 // empty value is an explicit empty list: "inTreeModulesToRemove=" removes
 // nothing; leaving the key out keeps the default.
 const (
@@ -228,6 +292,7 @@ const (
 	cmInTreeModulesToRemove = "inTreeModulesToRemove"
 	cmModuleParameters      = "moduleParameters"
 	cmFirmwarePath          = "firmwarePath"
+	cmAdditionalModules     = "additionalModules"
 	cmIgnitionVersion       = "ignitionVersion"
 	cmMaxKubeletDelay       = "maxKubeletDelay"
 	cmRebootPolicy          = "rebootPolicy"
@@ -238,13 +303,26 @@ const (
 
 var configMapKeys = []string{
 	cmName, cmMachineConfigName, cmMachineConfigPool, cmKernelModuleImage, cmKernelModuleName,
-	cmInTreeModulesToRemove, cmModuleParameters, cmFirmwarePath, cmIgnitionVersion,
+	cmInTreeModulesToRemove, cmModuleParameters, cmAdditionalModules, cmFirmwarePath, cmIgnitionVersion,
 	cmMaxKubeletDelay, cmRebootPolicy, cmPoolNodeSelector, cmPoolMaxUnavailable, cmPoolPaused,
+}
+
+// additional turns "name param..." entries into modules.
+func additional(entries []string) []mcproducer.ModuleSpec {
+	var out []mcproducer.ModuleSpec
+	for _, e := range entries {
+		words := strings.Fields(e)
+		out = append(out, mcproducer.ModuleSpec{Name: words[0], Parameters: words[1:]})
+	}
+	return out
 }
 
 // decodeConfigMap reads the flat keys of a ConfigMap functionConfig.
 func decodeConfigMap(o *fn.KubeObject) (*source, field.ErrorList) {
 	data := field.NewPath("data")
+	if dups := duplicateKeys(o); len(dups) > 0 {
+		return nil, dups
+	}
 	var errs field.ErrorList
 	m, _, err := o.NestedStringMap("data")
 	if err != nil {
@@ -262,7 +340,7 @@ func decodeConfigMap(o *fn.KubeObject) (*source, field.ErrorList) {
 	for _, k := range keys {
 		if !known[k] {
 			msg := "unknown key; the keys are " + strings.Join(configMapKeys, ", ")
-			if s := suggest("data", k); s != "" {
+			if s := suggest("ConfigMap", "data", k); s != "" {
 				msg = fmt.Sprintf("unknown key (did you mean %s?)", s)
 			}
 			errs = append(errs, unknown(data.Child(k), m[k], msg))
@@ -296,6 +374,7 @@ func decodeConfigMap(o *fn.KubeObject) (*source, field.ErrorList) {
 		KernelModuleName:      m[cmKernelModuleName],
 		InTreeModulesToRemove: splitList(cmInTreeModulesToRemove, comma),
 		ModuleParameters:      splitList(cmModuleParameters, strings.Fields),
+		AdditionalModules:     additional(splitList(cmAdditionalModules, func(s string) []string { return strings.Split(s, ";") })),
 		FirmwarePath:          m[cmFirmwarePath],
 		IgnitionVersion:       m[cmIgnitionVersion],
 		MaxKubeletDelay:       m[cmMaxKubeletDelay],
@@ -310,10 +389,12 @@ func decodeConfigMap(o *fn.KubeObject) (*source, field.ErrorList) {
 			labels := map[string]string{}
 			for i, kv := range splitList(cmPoolNodeSelector, comma) {
 				k, v, _ := strings.Cut(kv, "=")
+				k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 				if _, dup := labels[k]; dup {
-					errs = append(errs, field.Duplicate(data.Child(cmPoolNodeSelector).Index(i), k))
+					errs = append(errs, duplicate(data.Child(cmPoolNodeSelector).Index(i), k, "the label "+k+" is given twice"))
+					continue
 				}
-				labels[strings.TrimSpace(k)] = strings.TrimSpace(v)
+				labels[k] = v
 			}
 			ps.NodeSelector = &metav1.LabelSelector{MatchLabels: labels}
 		}
@@ -343,4 +424,51 @@ func decodeConfigMap(o *fn.KubeObject) (*source, field.ErrorList) {
 		specPath: data,
 		namePath: data.Child(cmName),
 	}, errs
+}
+
+// duplicateKeys reports every mapping key of n (an object as read) that
+// appears twice, at the doubled key's own path: YAML forbids them, and the
+// decoders would keep one value silently or fail without saying where.
+func duplicateKeys(o *fn.KubeObject) field.ErrorList {
+	var errs field.ErrorList
+	var walk func(n *yaml.Node, p *field.Path)
+	walk = func(n *yaml.Node, p *field.Path) {
+		child := func(k string) *field.Path {
+			if p == nil {
+				return field.NewPath(k)
+			}
+			return p.Child(k)
+		}
+		switch n.Kind {
+		case yaml.MappingNode:
+			first := map[string]int{}
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				if line, dup := first[k.Value]; dup {
+					var value any
+					if v.Kind == yaml.ScalarNode {
+						value = v.Value
+					}
+					errs = append(errs, duplicate(child(k.Value), value,
+						fmt.Sprintf("the key %s appears twice (lines %d and %d): a YAML key may appear once", k.Value, line, k.Line)))
+					continue
+				}
+				first[k.Value] = k.Line
+				walk(v, child(k.Value))
+			}
+		case yaml.SequenceNode:
+			for i, e := range n.Content {
+				walk(e, p.Index(i))
+			}
+		}
+	}
+	walk(o.CopyToResourceNode().YNode(), nil)
+	return errs
+}
+
+// duplicate is a Duplicate error that says why.
+func duplicate(p *field.Path, v any, why string) *field.Error {
+	e := field.Duplicate(p, v)
+	e.Detail = why
+	return e
 }

@@ -38,7 +38,9 @@ var percentRE = regexp.MustCompile(`^(100|[1-9][0-9]?)%$`)
 
 // validate returns every problem of s at once.
 func (s *source) validate() field.ErrorList {
-	errs := s.spec.Config.Validate(s.specPath, s.namePath)
+	mc, errs := mcproducer.NewMachineConfigNodeAt(s.spec.Config, s.specPath, s.namePath)
+	errs = s.renamed(errs)
+	s.mc = mc
 	ps := s.spec.MachineConfigPoolSpec
 	if ps == nil {
 		return errs
@@ -78,16 +80,15 @@ func (s *source) validate() field.ErrorList {
 // generate returns the items for s, which must be valid, and its notes.
 func (s *source) generate() ([]*generated, []note, error) {
 	cfg := s.spec.Config.WithDefaults()
-	var notes []note
+	notes := append([]note(nil), s.notes...)
 	if img, err := mcproducer.ParseImage(cfg.KernelModuleImage); err == nil && !img.FollowsKernel {
-		notes = append(notes, note{fn.Warning, s.specPath.Child("kernelModuleImage"), cfg.KernelModuleImage,
+		notes = append(notes, note{fn.Warning, s.at("kernelModuleImage"), cfg.KernelModuleImage,
 			"the image has a fixed tag or digest: it will not follow kernel upgrades; leave the tag out (it defaults to the node's kernel version) or use ${KERNEL_FULL_VERSION} in it"})
 	}
-	mcNode, err := mcproducer.NewMachineConfigNode(cfg)
-	if err != nil {
-		return nil, nil, err
+	if s.mc == nil {
+		return nil, nil, fmt.Errorf("%s %s was not validated (a day1kmod bug)", s.kindName(), s.name)
 	}
-	mcObj := fn.MoveToKubeObject(mcNode)
+	mcObj := fn.MoveToKubeObject(s.mc)
 	if err := s.mark(mcObj); err != nil {
 		return nil, nil, err
 	}

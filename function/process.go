@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/kptdev/krm-functions-sdk/go/fn"
@@ -48,6 +49,10 @@ func (p *processor) run() {
 	if p.failed {
 		return
 	}
+	p.checkModuleCollisions(sources)
+	if p.failed {
+		return
+	}
 	var outputs []*generated
 	type sourceNote struct {
 		s *source
@@ -80,24 +85,52 @@ func (p *processor) run() {
 	p.merge(sources, outputs, packageMode)
 }
 
-// collect decodes every Day1KernelModule: the functionConfig (or a ConfigMap
+// decodeSource decodes o when it is of a kind the function reads as a
+// module (ok); the source is nil when nothing could be decoded.
+func decodeSource(o *fn.KubeObject, isItem bool) (s *source, errs field.ErrorList, ok bool) {
+	switch {
+	case isDay1KernelModule(o):
+		s, errs = decodeDay1KernelModule(o, isItem)
+	case isBootModuleConfig(o):
+		s, errs = decodeBootModuleConfig(o, isItem)
+	default:
+		return nil, nil, false
+	}
+	return s, errs, true
+}
+
+func errorTexts(errs field.ErrorList) []string {
+	out := make([]string, 0, len(errs))
+	for _, e := range errs {
+		out = append(out, e.Error())
+	}
+	return out
+}
+
+// collect decodes every Day1KernelModule (and KMM BootModuleConfig): the functionConfig (or a ConfigMap
 // functionConfig) and those among the items. packageMode is true when the
 // sources come from the items (or there is no functionConfig): the function
 // then owns every generated item and removes those whose source is gone.
 func (p *processor) collect() (sources []*source, packageMode bool) {
+	// The errors of each item, by kind/name: the functionConfig may be the
+	// same object (kpt render and kustomize pass the config file among the
+	// items too), and its errors are then reported once, on the item.
+	itemErrs := map[string][]string{}
 	for _, it := range p.rl.Items {
-		if !isDay1KernelModule(it) {
+		s, errs, ok := decodeSource(it, true)
+		if !ok {
 			continue
 		}
 		packageMode = true
-		s, errs := decodeDay1KernelModule(it, true)
+		key := it.GetKind() + "/" + it.GetName()
+		itemErrs[key] = append(itemErrs[key], errorTexts(errs)...)
 		for _, fe := range errs {
 			p.fieldResult(it, fn.Error, fe)
 		}
 		if s != nil {
 			if it.GetAnnotation(localConfigAnnotation) != "true" {
 				p.add(it, fn.Warning, field.NewPath("metadata", "annotations"), nil,
-					fmt.Sprintf("add the annotation %s: \"true\" so that kpt and kustomize never apply this %s to a cluster", localConfigAnnotation, Kind))
+					fmt.Sprintf("add the annotation %s: \"true\" so that kpt and kustomize never apply this %s to a cluster", localConfigAnnotation, it.GetKind()))
 			}
 			sources = append(sources, s)
 		}
@@ -107,19 +140,20 @@ func (p *processor) collect() (sources []*source, packageMode bool) {
 	switch {
 	case fc == nil || fc.IsEmpty():
 		packageMode = true
-	case isDay1KernelModule(fc):
-		s, errs := decodeDay1KernelModule(fc, false)
+	case isDay1KernelModule(fc) || isBootModuleConfig(fc):
+		s, errs, _ := decodeSource(fc, false)
+		reported, sameItem := itemErrs[fc.GetKind()+"/"+fc.GetName()]
 		if s == nil {
-			for _, fe := range errs {
-				p.fieldResult(fc, fn.Error, fe)
+			if !sameItem || !slices.Equal(errorTexts(errs), reported) {
+				for _, fe := range errs {
+					p.fieldResult(fc, fn.Error, fe)
+				}
 			}
 			break
 		}
-		// kpt render and kustomize pass the config file among the items too:
-		// the same module is then read (and reported on) once, as the item.
 		var same *source
 		for _, o := range sources {
-			if o.name == s.name {
+			if o.name == s.name && o.kindName() == s.kindName() {
 				same = o
 			}
 		}
@@ -131,7 +165,7 @@ func (p *processor) collect() (sources []*source, packageMode bool) {
 			sources = append([]*source{s}, sources...)
 		case !reflect.DeepEqual(same.spec, s.spec):
 			p.add(fc, fn.Error, field.NewPath("metadata", "name"), s.name,
-				fmt.Sprintf("the functionConfig and the %s %s among the resources (%s) have the same name but a different spec", Kind, s.name, objPath(same.obj)))
+				fmt.Sprintf("the functionConfig and the %s %s among the resources (%s) have the same name but a different spec", s.kindName(), s.name, objPath(same.obj)))
 		}
 	case fc.GetKind() == "ConfigMap" && fc.GetAPIVersion() == "v1":
 		s, errs := decodeConfigMap(fc)
@@ -143,7 +177,8 @@ func (p *processor) collect() (sources []*source, packageMode bool) {
 		}
 	default:
 		p.add(fc, fn.Error, field.NewPath("kind"), fc.GetKind(),
-			fmt.Sprintf("unsupported functionConfig %s/%s: use %s %s or a ConfigMap with its fields as keys", fc.GetAPIVersion(), fc.GetKind(), APIVersion, Kind))
+			fmt.Sprintf("unsupported functionConfig %s/%s: use %s %s, KMM's %s %s, or a ConfigMap with the fields of %s as keys",
+				fc.GetAPIVersion(), fc.GetKind(), APIVersion, Kind, KMMAPIVersion, BootModuleConfigKind, Kind))
 	}
 
 	// N names node paths and units: two modules with one N would collide.
@@ -151,7 +186,7 @@ func (p *processor) collect() (sources []*source, packageMode bool) {
 	for _, s := range sources {
 		if o, ok := seen[s.name]; ok {
 			p.add(s.obj, fn.Error, s.namePath, s.name,
-				fmt.Sprintf("another %s has the same name (%s): node paths and unit names derive from it, so it must be unique", Kind, describe(o.obj)))
+				fmt.Sprintf("another module has the same name (%s): node paths and unit names derive from it, so it must be unique", describe(o.obj)))
 			continue
 		}
 		seen[s.name] = s
@@ -171,9 +206,9 @@ func (p *processor) hasOwnedItems() bool {
 // field is where the name of g comes from in its source.
 func (g *generated) field() *field.Path {
 	if g.kind == mcpKind {
-		return g.src.specPath.Child("machineConfigPool")
+		return g.src.at("machineConfigPool")
 	}
-	return g.src.specPath.Child("machineConfigName")
+	return g.src.at("machineConfigName")
 }
 
 type itemKey struct{ kind, name string }

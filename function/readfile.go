@@ -14,7 +14,8 @@ import (
 // ErrNoDay1KernelModule: the input holds no Day1KernelModule.
 var ErrNoDay1KernelModule = fmt.Errorf("no %s %s in the input", APIVersion, Kind)
 
-// ReadConfigs returns the Config of every Day1KernelModule in a YAML stream
+// ReadConfigs returns the Config of every Day1KernelModule (and KMM
+// BootModuleConfig) in a YAML stream
 // (a file of one or more documents, as kustomize and kpt read it), decoded
 // and validated by the function's own rules, so that tools such as
 // `day1kmod verify` check exactly what the function renders. Other kinds
@@ -31,12 +32,13 @@ func ReadConfigs(r io.Reader) ([]mcproducer.Config, error) {
 	seen := map[string]bool{}
 	for _, n := range nodes {
 		o := fn.MoveToKubeObject(n)
-		if !isDay1KernelModule(o) {
+		s, ferrs, ok := decodeSource(o, true)
+		if !ok {
 			continue
 		}
-		s, ferrs := decodeDay1KernelModule(o, true)
 		if s != nil {
 			ferrs = append(ferrs, s.validate()...)
+
 			if seen[s.name] {
 				ferrs = append(ferrs, field.Duplicate(s.namePath, s.name))
 			}

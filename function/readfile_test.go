@@ -56,3 +56,34 @@ spec: {machineConfigPool: worker, kernelModuleImage: quay.io/acme/ice, kernelMod
 		t.Errorf("ReadConfigs with another kind beside = %+v, %v", got, err)
 	}
 }
+
+// day1kmod verify -f reads a KMM BootModuleConfig as the function does, and
+// the further modules a Day1KernelModule names.
+func TestReadConfigsBootModuleConfigAndAdditionalModules(t *testing.T) {
+	in := `apiVersion: kmm.sigs.x-k8s.io/v1beta1
+kind: BootModuleConfig
+metadata: {name: ice}
+spec:
+  machineConfigName: 99-worker-ice
+  machineConfigPoolName: worker
+  kernelModuleImage: quay.io/acme/ice-kmod
+  kernelModuleName: ice
+---
+apiVersion: day1kmod.dev/v1alpha1
+kind: Day1KernelModule
+metadata: {name: mlx5}
+spec:
+  machineConfigPool: worker
+  kernelModuleImage: quay.io/acme/mlx5-kmod
+  kernelModuleName: mlx5_core
+  additionalModules: [{name: mlx5_ib}]
+`
+	got, err := ReadConfigs(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Name != "ice" || got[0].MachineConfigPool != "worker" || len(got[0].InTreeModulesToRemove) != 0 ||
+		got[1].Name != "mlx5" || len(got[1].AdditionalModules) != 1 || got[1].AdditionalModules[0].Name != "mlx5_ib" {
+		t.Errorf("ReadConfigs = %+v", got)
+	}
+}

@@ -1,10 +1,12 @@
 package function
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
 
+	"github.com/day1kmod/day1kmod/pkg/mcproducer"
 	"github.com/kptdev/krm-functions-sdk/go/fn"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -19,6 +21,7 @@ USAGE
   day1kmod < resourcelist.yaml > out.yaml     (what kustomize and kpt run)
   day1kmod --help
   day1kmod verify --help                      (check an image before rollout)
+  day1kmod --version
 
 It reads a ResourceList (KRM Functions Specification) on stdin and writes it
 on stdout with the generated items added. It takes no arguments.
@@ -39,8 +42,13 @@ CONFIGURATION (functionConfig, or items of this kind in a kpt package)
                                      # by it; a fixed tag or digest gets a warning
     machineConfigPool: worker        # the pool (role label) of the MachineConfig
     machineConfigName: 99-worker-ice # default: 99-<pool>-<metadata.name>
-    inTreeModulesToRemove: [ice]     # default: [kernelModuleName]; [] = none
+    inTreeModulesToRemove: [ice]     # default: the additional modules, last
+                                     # first, then kernelModuleName; [] = none
     moduleParameters: ["debug=1"]    # optional, passed to modprobe
+    additionalModules:               # optional: more modules of the same image,
+    - name: irdma                    #   loaded in order after kernelModuleName;
+      parameters: ["roce_ena=1"]     #   one failing unloads them all and the
+                                     #   in-tree modules are put back
     firmwarePath: /firmware          # optional, directory inside the image
     maxKubeletDelay: 5m              # default 5m, 30s..1h: how long a node's boot may
                                      # hold the kubelet while it fetches the module
@@ -68,14 +76,21 @@ CONFIGURATION (functionConfig, or items of this kind in a kpt package)
   (they exist on every cluster); a custom pool takes the worker MachineConfigs
   and its own.
 
+  KMM's BootModuleConfig (kmm.sigs.x-k8s.io/v1beta1) is read too, as
+  functionConfig or among the items: machineConfigPoolName is the pool,
+  firmwareFilesPath the firmware path; as in KMM, an unset
+  inTreeModulesToRemove removes no in-tree module (an info result says so);
+  workerImage has no use here (a warning says so).
+
   A ConfigMap functionConfig takes the same fields as flat keys in data, e.g.
     kpt fn eval PKG --exec ./day1kmod -- kernelModuleName=ice \
         kernelModuleImage=quay.io/acme/ice-kmod machineConfigPool=worker
   Keys: name (default: kernelModuleName), machineConfigName, machineConfigPool,
   kernelModuleImage, kernelModuleName, inTreeModulesToRemove (comma-separated),
   moduleParameters (separated by spaces, like a modprobe command line, since
-  an array parameter takes commas: "debug=1 arr=1,2"), firmwarePath,
-  maxKubeletDelay, rebootPolicy, ignitionVersion,
+  an array parameter takes commas: "debug=1 arr=1,2"), additionalModules
+  (separated by ';', each a name and its parameters: "irdma roce_ena=1;
+  mlx5_ib"), firmwarePath, maxKubeletDelay, rebootPolicy, ignitionVersion,
   machineConfigPoolSpec.nodeSelector (comma-separated
   label=value pairs), machineConfigPoolSpec.maxUnavailable,
   machineConfigPoolSpec.paused. An empty value is an explicit empty list:
@@ -85,6 +100,9 @@ CONFIGURATION (functionConfig, or items of this kind in a kpt package)
 OUTPUT
   Every generated item carries the annotation
     day1kmod.dev/generated-from: Day1KernelModule/<name>
+  and every MachineConfig day1kmod.dev/generator-version: <version> (what
+  day1kmod --version prints). The module's config file is plain text in the
+  MachineConfig (a data:, URL), so a changed value shows in a diff.
   A later run replaces those items in place and never duplicates them. When
   Day1KernelModules are among the items (a kpt package), generated items
   whose source is gone are removed. Other items pass through unchanged, in
@@ -120,6 +138,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		case "-h", "--help", "help":
 			fmt.Fprint(stdout, Usage)
 			return 0
+		case "--version", "version":
+			fmt.Fprintf(stdout, "day1kmod %s\n", mcproducer.Version)
+			return 0
 		default:
 			fmt.Fprintf(stderr, "day1kmod: unexpected argument %q: the function reads a ResourceList on stdin; see day1kmod --help\n", a)
 			return 2
@@ -148,8 +169,17 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // are. The returned error is for unreadable input only; the function's own
 // failures are error results.
 func Execute(p fn.ResourceListProcessor, r io.Reader, w io.Writer) (fn.Results, error) {
+	in, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("reading the ResourceList: %w", err)
+	}
+	if len(bytes.TrimSpace(in)) == 0 {
+		// An orchestrator always sends a ResourceList: empty input is a
+		// broken pipe or a mistake, never "nothing to do".
+		return nil, fmt.Errorf("the input is empty: expected a ResourceList (kind: %s) on stdin", kio.ResourceListKind)
+	}
 	rw := &kio.ByteReadWriter{
-		Reader: r,
+		Reader: bytes.NewReader(in),
 		Writer: w,
 		// Leave the orchestrator's annotations as they are.
 		OmitReaderAnnotations: true,
@@ -159,7 +189,10 @@ func Execute(p fn.ResourceListProcessor, r io.Reader, w io.Writer) (fn.Results, 
 	if err != nil {
 		return nil, fmt.Errorf("reading the ResourceList: %w", err)
 	}
-	if rw.WrappingKind == "" && len(nodes) > 0 {
+	switch {
+	case rw.WrappingKind == "" && len(nodes) == 0:
+		return nil, fmt.Errorf("the input is empty (only comments or document markers): expected a ResourceList (kind: %s) on stdin", kio.ResourceListKind)
+	case rw.WrappingKind == "":
 		return nil, fmt.Errorf("the input is not a ResourceList (kind: %s)", kio.ResourceListKind)
 	}
 	rw.WrappingKind = kio.ResourceListKind

@@ -2,6 +2,7 @@ package function
 
 import (
 	"reflect"
+	"regexp"
 	"strings"
 )
 
@@ -24,18 +25,39 @@ func jsonFields(t reflect.Type) []string {
 	return out
 }
 
-// knownFields are the fields a path can hold, for "did you mean" hints.
-var knownFields = map[string][]string{
-	"spec":                       jsonFields(reflect.TypeOf(Day1KernelModuleSpec{})),
-	"spec.machineConfigPoolSpec": jsonFields(reflect.TypeOf(PoolSpec{})),
-	"data":                       configMapKeys,
+// topLevel are the fields every object has.
+var topLevel = []string{"apiVersion", "kind", "metadata", "spec", "status"}
+
+// knownFields are the fields a path can hold, per kind, for "did you mean"
+// hints. Paths have their list indexes removed.
+var knownFields = map[string]map[string][]string{
+	Kind: {
+		"":                           topLevel,
+		"spec":                       jsonFields(reflect.TypeOf(Day1KernelModuleSpec{})),
+		"spec.machineConfigPoolSpec": jsonFields(reflect.TypeOf(PoolSpec{})),
+		"spec.additionalModules":     {"name", "parameters"},
+	},
+	BootModuleConfigKind: {
+		"":     topLevel,
+		"spec": jsonFields(reflect.TypeOf(BootModuleConfigSpec{})),
+	},
+	"ConfigMap": {"data": configMapKeys},
 }
 
-// suggest returns the known field closest to name (a small edit distance,
-// ignoring case), or "".
-func suggest(parent, name string) string {
-	best, bestD := "", 4
-	for _, c := range knownFields[parent] {
+var indexRE = regexp.MustCompile(`\[\d+\]`)
+
+// suggest returns the known field of kind at parent nearest to name (by
+// edit distance, ignoring case, a swap of two neighbours counting as one
+// edit), or "" when none is near. Of two equally near, the first listed.
+func suggest(kind, parent, name string) string {
+	if r, ok := bmcFields[name]; ok && kind == BootModuleConfigKind && parent == "spec" {
+		return r // a Day1KernelModule field in KMM's object
+	}
+	best, bestD := "", len(name)/2+1
+	if bestD > 4 {
+		bestD = 4
+	}
+	for _, c := range knownFields[kind][indexRE.ReplaceAllString(parent, "")] {
 		if d := distance(strings.ToLower(name), strings.ToLower(c)); d < bestD {
 			best, bestD = c, d
 		}
@@ -43,23 +65,29 @@ func suggest(parent, name string) string {
 	return best
 }
 
-// distance is the Levenshtein distance of a and b.
+// distance is the optimal string alignment distance of a and b:
+// Levenshtein's insertions, deletions and substitutions, plus the swap of
+// two adjacent characters (the commonest typo: "Nmae", "sepc") as one edit.
 func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev = cur
 	}
-	return prev[len(b)]
+	return d[len(a)][len(b)]
 }

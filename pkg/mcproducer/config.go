@@ -36,10 +36,17 @@ type Config struct {
 	// KernelModuleName is the out-of-tree module to load.
 	KernelModuleName string `json:"kernelModuleName"`
 	// InTreeModulesToRemove are unloaded (when loaded) before the OOT module
-	// is loaded. nil: [KernelModuleName]; an empty, non-nil slice: none.
+	// is loaded. nil: the AdditionalModules, last first, then
+	// KernelModuleName (so a module is unloaded before the one it uses); an
+	// empty, non-nil slice: none.
 	InTreeModulesToRemove []string `json:"inTreeModulesToRemove,omitempty"`
 	// ModuleParameters are passed to modprobe, each "name" or "name=value".
 	ModuleParameters []string `json:"moduleParameters,omitempty"`
+	// AdditionalModules are further modules of the same tree, loaded in
+	// order after KernelModuleName (e.g. irdma after ice, mlx5_ib after
+	// mlx5_core). A failure unloads every one of them and the main module,
+	// and puts the in-tree modules back.
+	AdditionalModules []ModuleSpec `json:"additionalModules,omitempty"`
 	// FirmwarePath is an absolute directory inside the image whose files the
 	// module loads as firmware. Empty: no firmware.
 	FirmwarePath string `json:"firmwarePath,omitempty"`
@@ -61,6 +68,12 @@ type Config struct {
 	IgnitionVersion string `json:"ignitionVersion,omitempty"`
 }
 
+// ModuleSpec is one additional kernel module and its modprobe parameters.
+type ModuleSpec struct {
+	Name       string   `json:"name"`
+	Parameters []string `json:"parameters,omitempty"`
+}
+
 // WithDefaults returns c with every defaulted field filled in. It does not
 // validate: call Validate first, or use NewMachineConfig.
 func (c Config) WithDefaults() Config {
@@ -71,7 +84,10 @@ func (c Config) WithDefaults() Config {
 		c.MachineConfigName = defaultMachineConfigName(c.MachineConfigPool, c.Name)
 	}
 	if c.InTreeModulesToRemove == nil && c.KernelModuleName != "" {
-		c.InTreeModulesToRemove = []string{c.KernelModuleName}
+		for i := len(c.AdditionalModules) - 1; i >= 0; i-- {
+			c.InTreeModulesToRemove = append(c.InTreeModulesToRemove, c.AdditionalModules[i].Name)
+		}
+		c.InTreeModulesToRemove = append(c.InTreeModulesToRemove, c.KernelModuleName)
 	}
 	if c.MaxKubeletDelay == "" {
 		c.MaxKubeletDelay = DefaultMaxKubeletDelay

@@ -2,6 +2,7 @@ package mcproducer
 
 import (
 	"bytes"
+	"encoding/json"
 	"regexp"
 	"strings"
 	"testing"
@@ -11,17 +12,20 @@ import (
 
 var configLine = regexp.MustCompile(`^[a-z_]+=`)
 
-// FuzzNewMachineConfig feeds arbitrary strings to every parameter. Either
-// the input is refused with no output, or the output parses and validates
-// with Ignition's parser for its spec version, the kyaml node the function
-// emits says the same as the typed object,
-// scripts are the embedded ones, units depend on N alone, and every other
-// value lands on its own line of the config file.
+// FuzzNewMachineConfig feeds arbitrary strings to every parameter. Validate
+// and NewMachineConfig agree (what the gate accepts is generated, what it
+// refuses is not). Either the input is refused with no output, or the output
+// parses and validates with Ignition's parser for its spec version, stays
+// within the MCO's size limit, the kyaml node the function emits says the
+// same as the typed object, scripts are the embedded ones, units depend on N
+// alone, every other value lands on its own line of the config file, and
+// the node scripts' own checks accept it.
 func FuzzNewMachineConfig(f *testing.F) {
 	f.Add("", "99-worker-ice", "worker", "quay.io/acme/ice-kmod", "ice", "ice", "debug=1", "/firmware", "", "", "")
 	f.Add("ice", "", "worker", "quay.io/acme/ice-kmod:${KERNEL_FULL_VERSION}", "ice", "", "", "", "3.4.0", "90s", "Always")
 	f.Add("x", "mc", "pool", "quay.io/a/b@sha256:"+strings.Repeat("a", 64), "m_1", "a\nb", "p=1\nExecStart=/bin/sh", "/fw/../x", "3.5.0", "1h", "Never")
 	f.Add("n", "mc", "p", "quay.io/a/b:`id`", "m;reboot", "$(id)", "a=%n", "/f w", "9", "5m\nx=1", "Never\nExecStart=/bin/sh")
+	f.Add("big", "", "worker", "quay.io/acme/ice", "ice", strings.Repeat("m", 56), strings.Repeat("p", 1000), "", "", "", "")
 	f.Fuzz(func(t *testing.T, name, mcName, pool, image, module, intree, param, firmware, version, delay, policy string) {
 		c := Config{
 			Name: name, MachineConfigName: mcName, MachineConfigPool: pool, KernelModuleImage: image,
@@ -31,12 +35,22 @@ func FuzzNewMachineConfig(f *testing.F) {
 		if intree != "" {
 			c.InTreeModulesToRemove = []string{intree}
 		}
+		if len(intree)%2 == 1 { // also as an additional module, with the parameter
+			c.AdditionalModules = []ModuleSpec{{Name: intree, Parameters: []string{param}}}
+		}
+		verrs := c.Validate(nil, nil)
 		mc, err := NewMachineConfig(c)
+		if (len(verrs) == 0) != (err == nil) {
+			t.Fatalf("Validate says %v, NewMachineConfig says %v", verrs, err)
+		}
 		if err != nil {
 			if mc != nil {
 				t.Fatal("output and an error")
 			}
 			return
+		}
+		if raw, err := json.Marshal(mc); err != nil || len(raw) > MaxMachineConfigSize {
+			t.Fatalf("MachineConfig of %d bytes (limit %d): %v", len(raw), MaxMachineConfigSize, err)
 		}
 		out, err := MarshalYAML(mc)
 		if err != nil {
@@ -79,6 +93,9 @@ func FuzzNewMachineConfig(f *testing.F) {
 				t.Fatalf("config line %q is not a single key=value", line)
 			}
 			keysSeen[key] = true
+		}
+		if err := shellParse(t, contents(t, dec.files[nodescripts.ConfigPath(name)])); err != nil {
+			t.Fatalf("the node scripts refuse the generated config file: %v", err)
 		}
 	})
 }

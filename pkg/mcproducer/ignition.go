@@ -3,6 +3,7 @@ package mcproducer
 import (
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -20,14 +21,15 @@ import (
 // ignitionConfig builds the Ignition config of a defaulted, valid c as
 // 3.2.0 types, translates it to the requested spec with Ignition's own typed
 // translators, checks the result with Ignition's own validator, and returns
-// it as the YAML node it is written as. Nothing is parsed back from text:
+// it as the YAML node it is written as, with its files as 3.2 types. Nothing
+// is parsed back from text:
 // the tests and the fuzz target prove that the parsers accept what this
 // emits, for every spec version.
-func ignitionConfig(c Config) (*yaml.Node, error) {
+func ignitionConfig(c Config) (*yaml.Node, []ign.File, error) {
 	name := c.Name
 	img, err := ParseImage(c.KernelModuleImage)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	files, err := nodescripts.Files(nodescripts.Config{
 		Name:          c.Name,
@@ -36,17 +38,21 @@ func ignitionConfig(c Config) (*yaml.Node, error) {
 		InTreeModules: c.InTreeModulesToRemove,
 		Parameters:    c.ModuleParameters,
 		FirmwarePath:  c.FirmwarePath,
+		Additional:    additionalModules(c.AdditionalModules),
 		// Validated and defaulted: whole seconds in range, a known policy.
 		MaxKubeletDelay: c.maxKubeletDelay(),
 		RebootPolicy:    nodescripts.RebootPolicy(c.RebootPolicy),
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	cfg := ign.Config{Ignition: ign.Ignition{Version: IgnitionV3_2}}
 	for _, f := range files {
-		cfg.Storage.Files = append(cfg.Storage.Files, file(f.Path, f.Mode, f.Contents))
+		// The config file as text, so that a changed value is a readable
+		// change of the MachineConfig; the scripts stay base64.
+		text := f.Path == nodescripts.ConfigPath(name)
+		cfg.Storage.Files = append(cfg.Storage.Files, file(f.Path, f.Mode, f.Contents, text))
 	}
 	cfg.Systemd.Units = []ign.Unit{
 		enabledUnit(nodescripts.LoadUnit(name), loadUnit(name)),
@@ -54,7 +60,8 @@ func ignitionConfig(c Config) (*yaml.Node, error) {
 		// Not enabled: the gate starts it when the tree is missing.
 		{Name: nodescripts.FetchUnit(name), Contents: ptr(fetchUnit(name))},
 	}
-	return checkedNode(cfg, c.IgnitionVersion)
+	n, err := checkedNode(cfg, c.IgnitionVersion)
+	return n, cfg.Storage.Files, err
 }
 
 // checkedNode translates cfg to version, validates it there with Ignition's
@@ -71,6 +78,7 @@ func checkedNode(cfg ign.Config, version string) (*yaml.Node, error) {
 		return nil, err
 	}
 	real := map[string]string{}
+	cfg.Storage.Files = slices.Clone(cfg.Storage.Files) // the caller's stay as they are
 	for i := range cfg.Storage.Files {
 		src := cfg.Storage.Files[i].Contents.Source
 		if stand, ok := scriptStandIns()[*src]; ok {
@@ -123,17 +131,56 @@ func restoreSources(n *yaml.Node, real map[string]string) {
 	}
 }
 
-func file(path string, mode int, contents []byte) ign.File {
+func additionalModules(ms []ModuleSpec) []nodescripts.Module {
+	var out []nodescripts.Module
+	for _, m := range ms {
+		out = append(out, nodescripts.Module{Name: m.Name, Parameters: m.Parameters})
+	}
+	return out
+}
+
+// file is an Ignition file with its contents in a data: URL: text
+// ("data:,...", see textDataURL) when text is true, base64 otherwise.
+func file(path string, mode int, contents []byte, text bool) ign.File {
+	src := dataURL(contents)
+	if text {
+		src = textDataURL(contents)
+	}
 	return ign.File{
 		Node: ign.Node{Path: path, Overwrite: ptr(true)},
 		FileEmbedded1: ign.FileEmbedded1{
 			Mode:     ptr(mode),
-			Contents: ign.Resource{Source: ptr(dataURL(contents))},
+			Contents: ign.Resource{Source: ptr(src)},
 		},
 	}
 }
 
-// dataURL is the Ignition source of a file's contents; a node script's is
+// textDataURL is a "data:," URL of text that reads in a diff: percent-encoded
+// as the package Ignition and the MCD decode it with encodes it (RFC 2396),
+// except for the reserved characters a URL's data may hold as they are,
+// which are most of a key=value line: "=", "/", ":", ",", "+", "@", "$".
+func textDataURL(b []byte) string {
+	const hex = "0123456789ABCDEF"
+	out := make([]byte, 0, len("data:,")+len(b)+len(b)/2)
+	out = append(out, "data:,"...)
+	for _, c := range b {
+		if keptInTextURL(c) {
+			out = append(out, c)
+		} else {
+			out = append(out, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return string(out)
+}
+
+// keptInTextURL: RFC 2396's unreserved characters (those dataurl.Escape
+// keeps) and the reserved ones above.
+func keptInTextURL(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		strings.IndexByte("-_.!~*'()"+"=/:,+@$", c) >= 0
+}
+
+// dataURL is the base64 data: URL of a file's contents; a node script's is
 // encoded once per process.
 func dataURL(contents []byte) string {
 	if u, ok := scriptSources()[string(contents)]; ok {
@@ -175,7 +222,7 @@ func validScripts(version string) error {
 	}
 	cfg := ign.Config{Ignition: ign.Ignition{Version: IgnitionV3_2}}
 	for i, s := range nodescripts.Scripts() {
-		cfg.Storage.Files = append(cfg.Storage.Files, file(fmt.Sprintf("/day1kmod/script-%d", i), nodescripts.ScriptMode, []byte(s)))
+		cfg.Storage.Files = append(cfg.Storage.Files, file(fmt.Sprintf("/day1kmod/script-%d", i), nodescripts.ScriptMode, []byte(s), false))
 	}
 	_, err := translateAndEncode(cfg, version)
 	scriptChecks.done[version] = err

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 
+	ign "github.com/coreos/ignition/v2/config/v3_2/types"
 	mcfgv1 "github.com/openshift/api/machineconfiguration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 	sigsyaml "sigs.k8s.io/yaml"
 
@@ -17,42 +19,71 @@ import (
 // RoleLabel selects the MachineConfigPool a MachineConfig belongs to.
 const RoleLabel = "machineconfiguration.openshift.io/role"
 
+// VersionAnnotation on every MachineConfig names the generator's Version:
+// it tells which day1kmod made it and changes no node's rendered config.
+const VersionAnnotation = "day1kmod.dev/generator-version"
+
+// Version is the generator's version, set at link time by a release build:
+//
+//	go build -ldflags "-X github.com/day1kmod/day1kmod/pkg/mcproducer.Version=v1.2.3"
+var Version = "dev"
+
 // machineConfig is what the producer makes of a Config, once: the object's
-// identity and its Ignition config as the YAML node it is written as. The
-// typed MachineConfig, the kyaml node and the YAML text are each a view of it.
+// identity and its Ignition config as the YAML node it is written as (and
+// as typed files, for the MCO's rules). The typed MachineConfig, the kyaml
+// node and the YAML text are each a view of it.
 type machineConfig struct {
 	name, pool string
 	ignition   *yaml.Node
+	files      []ign.File
 }
 
-// build validates c and builds its MachineConfig. On invalid input it returns
-// an error listing every bad field with its value (a field.ErrorList
-// aggregate: errors.As it to utilerrors.Aggregate).
-func build(c Config) (*machineConfig, error) {
-	if errs := c.Validate(nil, nil); len(errs) > 0 {
-		return nil, errs.ToAggregate()
+// produce is the one gate and the one build: the field checks, then the
+// MachineConfig of the defaulted c, then the MCO's rules on it. Errors carry
+// paths below specPath (and namePath for the name).
+func (c Config) produce(specPath, namePath *field.Path) (*machineConfig, field.ErrorList) {
+	if errs := c.validateFields(fieldAt(specPath), namePath); len(errs) > 0 {
+		return nil, errs
 	}
-	c = c.WithDefaults()
-	ign, err := ignitionConfig(c)
+	m, err := build(c.WithDefaults())
+	if err != nil {
+		return nil, field.ErrorList{field.InternalError(specPath, err)}
+	}
+	if errs := validateMCOSupport(c, m, specPath); len(errs) > 0 {
+		return nil, errs
+	}
+	return m, nil
+}
+
+// build returns the MachineConfig of a defaulted c whose fields are valid.
+func build(c Config) (*machineConfig, error) {
+	ign, files, err := ignitionConfig(c)
 	if err != nil {
 		return nil, err
 	}
-	return &machineConfig{name: c.MachineConfigName, pool: c.MachineConfigPool, ignition: ign}, nil
+	return &machineConfig{name: c.MachineConfigName, pool: c.MachineConfigPool, ignition: ign, files: files}, nil
 }
 
 // NewMachineConfig validates c and returns the MachineConfig that installs
 // the node scripts, their configuration and units for c. On invalid input it
 // returns no object and an error listing every bad field with its value
-// (a field.ErrorList aggregate: errors.As it to utilerrors.Aggregate).
+// (a field.ErrorList aggregate: errors.As it to utilerrors.Aggregate); the
+// errors are those of c.Validate(nil, nil).
 func NewMachineConfig(c Config) (*mcfgv1.MachineConfig, error) {
-	m, err := build(c)
-	if err != nil {
-		return nil, err
+	m, errs := c.produce(nil, nil)
+	if len(errs) > 0 {
+		return nil, errs.ToAggregate()
 	}
+	return m.typed(), nil
+}
+
+// typed is the MachineConfig as openshift/api's type; its config is the
+// Ignition config's JSON.
+func (m *machineConfig) typed() *mcfgv1.MachineConfig {
 	var raw bytes.Buffer
 	raw.Grow(ynode.JSONSize(m.ignition))
 	if err := ynode.WriteJSON(&raw, m.ignition); err != nil {
-		return nil, err
+		panic(err) // the node holds only mappings, lists and scalars
 	}
 	return &mcfgv1.MachineConfig{
 		TypeMeta: metav1.TypeMeta{
@@ -60,8 +91,9 @@ func NewMachineConfig(c Config) (*mcfgv1.MachineConfig, error) {
 			Kind:       "MachineConfig",
 		},
 		ObjectMeta: metav1.ObjectMeta{
-			Name:   m.name,
-			Labels: map[string]string{RoleLabel: m.pool},
+			Name:        m.name,
+			Labels:      map[string]string{RoleLabel: m.pool},
+			Annotations: map[string]string{VersionAnnotation: Version},
 		},
 		Spec: mcfgv1.MachineConfigSpec{
 			Config: runtime.RawExtension{Raw: raw.Bytes()},
@@ -69,7 +101,7 @@ func NewMachineConfig(c Config) (*mcfgv1.MachineConfig, error) {
 			KernelArguments: []string{},
 			Extensions:      []string{},
 		},
-	}, nil
+	}
 }
 
 // NewMachineConfigNode validates c and returns the MachineConfig as a kyaml
@@ -77,9 +109,20 @@ func NewMachineConfig(c Config) (*mcfgv1.MachineConfig, error) {
 // as NewMachineConfig's, written as MarshalYAML writes it (keys sorted, no
 // empty fields), without going through text.
 func NewMachineConfigNode(c Config) (*yaml.RNode, error) {
-	m, err := build(c)
-	if err != nil {
-		return nil, err
+	n, errs := NewMachineConfigNodeAt(c, nil, nil)
+	if len(errs) > 0 {
+		return nil, errs.ToAggregate()
+	}
+	return n, nil
+}
+
+// NewMachineConfigNodeAt is NewMachineConfigNode for a Config that is part
+// of a larger object: its errors (those of c.Validate(specPath, namePath))
+// carry the paths of its fields there.
+func NewMachineConfigNodeAt(c Config, specPath, namePath *field.Path) (*yaml.RNode, field.ErrorList) {
+	m, errs := c.produce(specPath, namePath)
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	return m.node(), nil
 }
@@ -90,6 +133,7 @@ func (m *machineConfig) node() *yaml.RNode {
 		str("apiVersion"), str(mcfgv1.GroupVersion.String()),
 		str("kind"), str("MachineConfig"),
 		str("metadata"), mapping(
+			str("annotations"), mapping(str(VersionAnnotation), str(Version)),
 			str("labels"), mapping(str(RoleLabel), str(m.pool)),
 			str("name"), str(m.name),
 		),

@@ -2,7 +2,6 @@ package mcproducer
 
 import (
 	"bytes"
-	"encoding/base64"
 	"flag"
 	"os"
 	"path/filepath"
@@ -15,6 +14,8 @@ import (
 	v3_5 "github.com/coreos/ignition/v2/config/v3_5"
 	mcfgv1 "github.com/openshift/api/machineconfiguration/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/vincent-petithory/dataurl"
 
 	"github.com/day1kmod/day1kmod/internal/crdcheck"
 	"github.com/day1kmod/day1kmod/pkg/nodescripts"
@@ -98,6 +99,9 @@ func outputCases() map[string]Config {
 	digest.KernelModuleImage = "quay.io/acme/ice-kmod@sha256:" + strings.Repeat("0", 64)
 	digest.InTreeModulesToRemove = []string{}
 	cases["digest-no-intree"] = digest
+	more := seedConfig()
+	more.AdditionalModules = []ModuleSpec{{Name: "irdma", Parameters: []string{"roce_ena=1"}}, {Name: "ice_swx"}}
+	cases["additional-modules"] = more
 	return cases
 }
 
@@ -158,12 +162,11 @@ func decode(t *testing.T, out []byte, version string) decoded {
 
 func contents(t *testing.T, f ign.File) []byte {
 	t.Helper()
-	src := *f.Contents.Source
-	b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(src, "data:;base64,"))
+	u, err := dataurl.DecodeString(*f.Contents.Source)
 	if err != nil {
 		t.Fatalf("%s: %v", f.Path, err)
 	}
-	return b
+	return u.Data
 }
 
 func TestOutputIsAcceptedByRealParsers(t *testing.T) {

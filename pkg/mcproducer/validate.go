@@ -14,6 +14,22 @@ import (
 	"github.com/day1kmod/day1kmod/pkg/nodescripts"
 )
 
+// Why a value is refused, in the words every message starts with (as
+// Butane names the class of each refusal), so a reader knows whose rule a
+// check enforces.
+const (
+	// refusedByNode (image.go): the node's scripts, podman or kernel would
+	// not take the value.
+	// refusedByMCO: the Machine Config Operator would not render or apply it.
+	refusedByMCO = "the MCO would refuse this"
+	// mayInject: the value could reach a unit line, a shell word or a
+	// modprobe option.
+	mayInject = "this could inject"
+	// collides: the value clashes with another value or module that ends up
+	// on the same node.
+	collides = "this collides with another module"
+)
+
 // The patterns admit nothing that could end a unit line or a shell word, or
 // be read by modprobe as an option: no whitespace, quotes, '%', '$', '`', ';'.
 var (
@@ -34,17 +50,30 @@ const (
 // SupportedIgnitionVersions lists the spec versions Config.IgnitionVersion takes.
 var SupportedIgnitionVersions = []string{IgnitionV3_2, IgnitionV3_4, IgnitionV3_5}
 
-// Validate returns every problem in c at once, each naming its field path and
-// value. Spec field paths are children of specPath (nil: top level); Name is
-// reported at namePath (nil: "name"). Defaults are applied first, so a
-// defaulted value that is invalid is reported at the field it comes from.
+// Validate is the one gate for "valid": it returns every problem in c at
+// once, each naming its field path and value, and whatever it accepts
+// NewMachineConfig turns into a MachineConfig. Spec field paths are children
+// of specPath (nil: top level); Name is reported at namePath (nil: "name").
+// Defaults are applied first, so a defaulted value that is invalid is
+// reported at the field it comes from. When every field is valid, the
+// MachineConfig is built and checked against the MCO's rules (its size
+// above all), reported at the field that breaks them.
 func (c Config) Validate(specPath, namePath *field.Path) field.ErrorList {
-	at := func(f string) *field.Path {
+	_, errs := c.produce(specPath, namePath)
+	return errs
+}
+
+// fieldAt returns the path of a spec field below specPath.
+func fieldAt(specPath *field.Path) func(string) *field.Path {
+	return func(f string) *field.Path {
 		if specPath == nil {
 			return field.NewPath(f)
 		}
 		return specPath.Child(f)
 	}
+}
+
+func (c Config) validateFields(at func(string) *field.Path, namePath *field.Path) field.ErrorList {
 	if namePath == nil {
 		namePath = field.NewPath("name")
 	}
@@ -52,7 +81,15 @@ func (c Config) Validate(specPath, namePath *field.Path) field.ErrorList {
 	if c.Name != "" {
 		errs = append(errs, validateName(c.Name, namePath)...)
 	}
-	errs = append(errs, validateModule(c.KernelModuleName, at("kernelModuleName"), true)...)
+	moduleErrs := validateModule(c.KernelModuleName, at("kernelModuleName"), true)
+	errs = append(errs, moduleErrs...)
+	if c.Name == "" && len(moduleErrs) == 0 {
+		// A valid module name can still be an invalid N ("_x").
+		for _, e := range validateName(c.KernelModuleName, at("kernelModuleName")) {
+			e.Detail += fmt.Sprintf(" (the name defaults to kernelModuleName; set %s)", namePath)
+			errs = append(errs, e)
+		}
+	}
 
 	errs = append(errs, validatePool(c.MachineConfigPool, at("machineConfigPool"))...)
 	if c.MachineConfigName != "" {
@@ -78,30 +115,26 @@ func (c Config) Validate(specPath, namePath *field.Path) field.ErrorList {
 	for i, m := range c.InTreeModulesToRemove {
 		p := at("inTreeModulesToRemove").Index(i)
 		errs = append(errs, validateModule(m, p, true)...)
-		if k := canonicalModule(m); seen[k] {
-			errs = append(errs, field.Duplicate(p, m))
+		if k := canonicalModule(m); m != "" && seen[k] {
+			errs = append(errs, duplicate(p, m, "the kernel treats '-' and '_' in module names as one character"))
 		} else {
 			seen[k] = true
 		}
 	}
 
-	params := map[string]bool{}
-	for i, p := range c.ModuleParameters {
-		fp := at("moduleParameters").Index(i)
-		m := parameterRe.FindStringSubmatch(p)
-		switch {
-		case p == "":
-			errs = append(errs, field.Required(fp, "a parameter is name or name=value"))
-		case len(p) > maxParameterLength:
-			errs = append(errs, tooLong(fp, p, maxParameterLength))
-		case m == nil:
-			errs = append(errs, field.Invalid(fp, p,
-				"must be name or name=value: name of letters, digits, '_' and '-'; value of letters, digits and _.,:/+- (no spaces, quotes or shell characters)"))
-		case params[m[1]]:
-			errs = append(errs, field.Duplicate(fp, p))
-		default:
-			params[m[1]] = true
+	errs = append(errs, validateParameters(c.ModuleParameters, at("moduleParameters"))...)
+
+	loads := map[string]bool{canonicalModule(c.KernelModuleName): true}
+	for i, m := range c.AdditionalModules {
+		p := at("additionalModules").Index(i)
+		nameErrs := validateModule(m.Name, p.Child("name"), true)
+		errs = append(errs, nameErrs...)
+		if k := canonicalModule(m.Name); len(nameErrs) == 0 && loads[k] {
+			errs = append(errs, duplicate(p.Child("name"), m.Name, "this module is already loaded by kernelModuleName or an earlier additional module (the kernel treats '-' and '_' in module names as one character)"))
+		} else {
+			loads[k] = true
 		}
+		errs = append(errs, validateParameters(m.Parameters, p.Child("parameters"))...)
 	}
 
 	if f := c.FirmwarePath; f != "" {
@@ -110,7 +143,7 @@ func (c Config) Validate(specPath, namePath *field.Path) field.ErrorList {
 		case len(f) > maxPathLength:
 			errs = append(errs, tooLong(fp, f, maxPathLength))
 		case !firmwareRe.MatchString(f):
-			errs = append(errs, field.Invalid(fp, f, "must be an absolute path of letters, digits and _.+/- inside the image"))
+			errs = append(errs, field.Invalid(fp, f, mayInject+": must be an absolute path of letters, digits and _.+/- inside the image"))
 		case path.Clean(f) != f || strings.Contains(f, ".."):
 			errs = append(errs, field.Invalid(fp, f, "must be a clean path: no '..', '//', '.' segments or trailing '/'"))
 		case f == "/":
@@ -154,6 +187,32 @@ func validateLifecycle(c Config, at func(string) *field.Path) field.ErrorList {
 	return errs
 }
 
+// validateParameters checks modprobe parameters: each "name" or
+// "name=value", no name twice (the kernel reads '-' and '_' in a parameter
+// name as one character, so "rx-ring" and "rx_ring" are the same).
+func validateParameters(params []string, at *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	seen := map[string]bool{}
+	for i, p := range params {
+		fp := at.Index(i)
+		m := parameterRe.FindStringSubmatch(p)
+		switch {
+		case p == "":
+			errs = append(errs, field.Required(fp, "a parameter is name or name=value"))
+		case len(p) > maxParameterLength:
+			errs = append(errs, tooLong(fp, p, maxParameterLength))
+		case m == nil:
+			errs = append(errs, field.Invalid(fp, p,
+				mayInject+": must be name or name=value: name of letters, digits, '_' and '-', not starting with '-'; value of letters, digits and _.,:/+- (no spaces, quotes or shell characters)"))
+		case seen[canonicalModule(m[1])]:
+			errs = append(errs, duplicate(fp, p, "another parameter has the same name (the kernel treats '-' and '_' in parameter names as one character)"))
+		default:
+			seen[canonicalModule(m[1])] = true
+		}
+	}
+	return errs
+}
+
 // shortDuration writes 1h rather than time's 1h0m0s.
 func shortDuration(d time.Duration) string {
 	switch {
@@ -165,12 +224,19 @@ func shortDuration(d time.Duration) string {
 	return fmt.Sprintf("%ds", d/time.Second)
 }
 
+// duplicate is a Duplicate error that says why the two values are the same.
+func duplicate(p *field.Path, v any, why string) *field.Error {
+	e := field.Duplicate(p, v)
+	e.Detail = why
+	return e
+}
+
 func validateName(n string, p *field.Path) field.ErrorList {
 	switch {
 	case len(n) > maxNameLength:
 		return field.ErrorList{tooLong(p, n, maxNameLength)}
 	case !nameRe.MatchString(n):
-		return field.ErrorList{field.Invalid(p, n, "must start with a letter or digit and hold only letters, digits, '_', '.' and '-'")}
+		return field.ErrorList{field.Invalid(p, n, mayInject+": must start with a letter or digit and hold only letters, digits, '_', '.' and '-'")}
 	}
 	return nil
 }
@@ -182,7 +248,7 @@ func validateModule(m string, p *field.Path, required bool) field.ErrorList {
 	case len(m) > maxModuleLength:
 		return field.ErrorList{tooLong(p, m, maxModuleLength)}
 	case !moduleRe.MatchString(m):
-		return field.ErrorList{field.Invalid(p, m, "a kernel module name holds only letters, digits, '_' and '-', and does not start with '-'")}
+		return field.ErrorList{field.Invalid(p, m, mayInject+": a kernel module name holds only letters, digits, '_' and '-', and does not start with '-'")}
 	}
 	return nil
 }
@@ -202,7 +268,7 @@ func dnsErrors(p *field.Path, v string, msgs []string) field.ErrorList {
 	if len(msgs) == 0 {
 		return nil
 	}
-	return field.ErrorList{field.Invalid(p, v, strings.Join(msgs, "; "))}
+	return field.ErrorList{field.Invalid(p, v, refusedByMCO+": "+strings.Join(msgs, "; "))}
 }
 
 // tooLong is an Invalid error rather than field.TooLong, whose message
@@ -211,5 +277,6 @@ func tooLong(p *field.Path, v string, max int) *field.Error {
 	return field.Invalid(p, v, fmt.Sprintf("must be at most %d characters", max))
 }
 
-// canonicalModule folds '-' to '_' as the kernel does for module names.
+// canonicalModule folds '-' to '_' as the kernel does for module and
+// parameter names.
 func canonicalModule(m string) string { return strings.ReplaceAll(m, "-", "_") }

@@ -1,6 +1,7 @@
 package mcproducer
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -92,6 +93,66 @@ var badInput = []struct {
 	{"reboot policy lower case", func(c *Config) { c.RebootPolicy = "always" }, "rebootPolicy", field.ErrorTypeNotSupported},
 	{"reboot policy unknown", func(c *Config) { c.RebootPolicy = "OnDrain" }, "rebootPolicy", field.ErrorTypeNotSupported},
 	{"reboot policy with newline", func(c *Config) { c.RebootPolicy = "Never\nExecStart=/bin/sh" }, "rebootPolicy", field.ErrorTypeNotSupported},
+	// Image references the node's podman would refuse.
+	{"image host with full-width letter", func(c *Config) { c.KernelModuleImage = "ｑuay.io/acme/ice" }, "kernelModuleImage", field.ErrorTypeInvalid},
+	{"image path with full-width letter", func(c *Config) { c.KernelModuleImage = "quay.io/acme/ｉce:v1" }, "kernelModuleImage", field.ErrorTypeInvalid},
+	{"image with docker scheme", func(c *Config) { c.KernelModuleImage = "docker://quay.io/acme/ice" }, "kernelModuleImage", field.ErrorTypeInvalid},
+	{"image with trailing slash", func(c *Config) { c.KernelModuleImage = "quay.io/acme/ice/" }, "kernelModuleImage", field.ErrorTypeInvalid},
+	{"image with double slash", func(c *Config) { c.KernelModuleImage = "quay.io/acme//ice" }, "kernelModuleImage", field.ErrorTypeInvalid},
+	{"image with unbracketed IPv6", func(c *Config) { c.KernelModuleImage = "fe80::1:5000/acme/ice" }, "kernelModuleImage", field.ErrorTypeInvalid},
+	{"image with unbracketed IPv6 no port", func(c *Config) { c.KernelModuleImage = "fe80::1/acme/ice:v1" }, "kernelModuleImage", field.ErrorTypeInvalid},
+	{"image with IPv4 in brackets", func(c *Config) { c.KernelModuleImage = "[10.0.0.1]:5000/acme/ice" }, "kernelModuleImage", field.ErrorTypeInvalid},
+	{"image port out of range", func(c *Config) { c.KernelModuleImage = "quay.io:99999999999/acme/ice" }, "kernelModuleImage", field.ErrorTypeInvalid},
+	{"image port 65536", func(c *Config) { c.KernelModuleImage = "quay.io:65536/acme/ice" }, "kernelModuleImage", field.ErrorTypeInvalid},
+	{"image port 0", func(c *Config) { c.KernelModuleImage = "quay.io:0/acme/ice" }, "kernelModuleImage", field.ErrorTypeInvalid},
+	{"image empty port", func(c *Config) { c.KernelModuleImage = "quay.io:/acme/ice" }, "kernelModuleImage", field.ErrorTypeInvalid},
+	{"image host trailing dot", func(c *Config) { c.KernelModuleImage = "quay.io./acme/ice" }, "kernelModuleImage", field.ErrorTypeInvalid},
+	{"image host leading dash", func(c *Config) { c.KernelModuleImage = "-quay.io/acme/ice" }, "kernelModuleImage", field.ErrorTypeInvalid},
+	{"image path component with two dots", func(c *Config) { c.KernelModuleImage = "quay.io/acme/ice..kmod" }, "kernelModuleImage", field.ErrorTypeInvalid},
+	{"image tag starting with dash", func(c *Config) { c.KernelModuleImage = "quay.io/acme/ice:-v1" }, "kernelModuleImage", field.ErrorTypeInvalid},
+	{"image tag starting with dot before a digest", func(c *Config) {
+		c.KernelModuleImage = "quay.io/acme/ice:.v1@sha256:" + strings.Repeat("a", 64)
+	}, "kernelModuleImage", field.ErrorTypeInvalid},
+	// 70 + 28 (a usual kernel version) fits in 128, 70 + 64 (the longest) does not.
+	{"image placeholder tag too long for the longest kernel", func(c *Config) {
+		c.KernelModuleImage = "quay.io/acme/ice:" + strings.Repeat("v", 70) + "${KERNEL_FULL_VERSION}"
+	}, "kernelModuleImage", field.ErrorTypeInvalid},
+	{"parameter names differing by dash and underscore", func(c *Config) { c.ModuleParameters = []string{"rx-ring=1", "rx_ring=2"} }, "moduleParameters[1]", field.ErrorTypeDuplicate},
+	{"parameter name starting with dash", func(c *Config) { c.ModuleParameters = []string{"-v"} }, "moduleParameters[0]", field.ErrorTypeInvalid},
+	// Valid fields that together make a MachineConfig over the MCO's limit.
+	{"too many long parameters", func(c *Config) {
+		for i := range 2000 {
+			c.ModuleParameters = append(c.ModuleParameters, fmt.Sprintf("p%d=%s", i, strings.Repeat("x", 1000)))
+		}
+	}, "moduleParameters", field.ErrorTypeInvalid},
+	{"too many in-tree modules", func(c *Config) {
+		for i := range 30000 {
+			c.InTreeModulesToRemove = append(c.InTreeModulesToRemove, fmt.Sprintf("m%055d", i))
+		}
+	}, "inTreeModulesToRemove", field.ErrorTypeInvalid},
+	{"too many additional modules", func(c *Config) {
+		for i := range 20000 {
+			c.AdditionalModules = append(c.AdditionalModules, ModuleSpec{Name: fmt.Sprintf("m%055d", i)})
+		}
+	}, "additionalModules", field.ErrorTypeInvalid},
+	{"too many parameters of an additional module", func(c *Config) {
+		c.AdditionalModules = []ModuleSpec{{Name: "irdma"}}
+		for i := range 2000 {
+			c.AdditionalModules[0].Parameters = append(c.AdditionalModules[0].Parameters, fmt.Sprintf("p%d=%s", i, strings.Repeat("x", 1000)))
+		}
+	}, "additionalModules[0].parameters", field.ErrorTypeInvalid},
+	{"additional module empty", func(c *Config) { c.AdditionalModules = []ModuleSpec{{}} }, "additionalModules[0].name", field.ErrorTypeRequired},
+	{"additional module as an option", func(c *Config) { c.AdditionalModules = []ModuleSpec{{Name: "-r"}} }, "additionalModules[0].name", field.ErrorTypeInvalid},
+	{"additional module is the main one", func(c *Config) { c.AdditionalModules = []ModuleSpec{{Name: "ice"}} }, "additionalModules[0].name", field.ErrorTypeDuplicate},
+	{"additional module twice", func(c *Config) {
+		c.AdditionalModules = []ModuleSpec{{Name: "irdma"}, {Name: "ice_swx"}, {Name: "ice-swx"}}
+	}, "additionalModules[2].name", field.ErrorTypeDuplicate},
+	{"additional module parameter injects", func(c *Config) {
+		c.AdditionalModules = []ModuleSpec{{Name: "irdma", Parameters: []string{"a=1", "b=$(id)"}}}
+	}, "additionalModules[0].parameters[1]", field.ErrorTypeInvalid},
+	{"additional module parameter twice", func(c *Config) {
+		c.AdditionalModules = []ModuleSpec{{Name: "irdma", Parameters: []string{"roce-ena=1", "roce_ena=0"}}}
+	}, "additionalModules[0].parameters[1]", field.ErrorTypeDuplicate},
 	{"name with slash", func(c *Config) { c.Name = "ice/../x" }, "name", field.ErrorTypeInvalid},
 	{"name with space", func(c *Config) { c.Name = "ice x" }, "name", field.ErrorTypeInvalid},
 	{"name starting with dot", func(c *Config) { c.Name = ".ice" }, "name", field.ErrorTypeInvalid},
@@ -194,21 +255,28 @@ func TestDerivedMachineConfigName(t *testing.T) {
 
 func TestValidAccepted(t *testing.T) {
 	for name, c := range map[string]Config{
-		"seed":            seedConfig(),
-		"tag":             {MachineConfigPool: "worker", KernelModuleImage: "quay.io/acme/ice-kmod:1.2.3", KernelModuleName: "ice"},
-		"placeholder tag": {MachineConfigPool: "worker", KernelModuleImage: "quay.io/acme/ice-kmod:v1-${KERNEL_FULL_VERSION}", KernelModuleName: "ice"},
-		"digest":          {MachineConfigPool: "worker", KernelModuleImage: "quay.io/acme/ice-kmod@sha256:" + strings.Repeat("0", 64), KernelModuleName: "ice"},
-		"registry port":   {MachineConfigPool: "worker", KernelModuleImage: "registry.example.com:5000/acme/ice", KernelModuleName: "ice"},
-		"localhost":       {MachineConfigPool: "worker", KernelModuleImage: "localhost/dummy", KernelModuleName: "dummy"},
-		"no in-tree":      {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "ice", InTreeModulesToRemove: []string{}},
-		"56 chars":        {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: strings.Repeat("m", 56)},
-		"params firmware": {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "ice", ModuleParameters: []string{"debug=1", "enable", "mac=00:11:22:33:44:55", "list=1,2,3"}, FirmwarePath: "/firmware/intel"},
-		"dotted name":     {Name: "ice.acme.io", MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "ice"},
-		"ignition 3.5.0":  {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "ice", IgnitionVersion: "3.5.0"},
-		"dash underscore": {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "mlx5_core", InTreeModulesToRemove: []string{"mlx5_ib", "mlx5-core"}},
-		"shortest delay":  {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "ice", MaxKubeletDelay: "30s", RebootPolicy: "Always"},
-		"longest delay":   {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "ice", MaxKubeletDelay: "1h", RebootPolicy: "Never"},
-		"mixed delay":     {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "ice", MaxKubeletDelay: "2m30s", RebootPolicy: "BeforeKubelet"},
+		"seed":                    seedConfig(),
+		"tag":                     {MachineConfigPool: "worker", KernelModuleImage: "quay.io/acme/ice-kmod:1.2.3", KernelModuleName: "ice"},
+		"placeholder tag":         {MachineConfigPool: "worker", KernelModuleImage: "quay.io/acme/ice-kmod:v1-${KERNEL_FULL_VERSION}", KernelModuleName: "ice"},
+		"digest":                  {MachineConfigPool: "worker", KernelModuleImage: "quay.io/acme/ice-kmod@sha256:" + strings.Repeat("0", 64), KernelModuleName: "ice"},
+		"registry port":           {MachineConfigPool: "worker", KernelModuleImage: "registry.example.com:5000/acme/ice", KernelModuleName: "ice"},
+		"localhost":               {MachineConfigPool: "worker", KernelModuleImage: "localhost/dummy", KernelModuleName: "dummy"},
+		"no in-tree":              {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "ice", InTreeModulesToRemove: []string{}},
+		"56 chars":                {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: strings.Repeat("m", 56)},
+		"params firmware":         {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "ice", ModuleParameters: []string{"debug=1", "enable", "mac=00:11:22:33:44:55", "list=1,2,3"}, FirmwarePath: "/firmware/intel"},
+		"dotted name":             {Name: "ice.acme.io", MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "ice"},
+		"ignition 3.5.0":          {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "ice", IgnitionVersion: "3.5.0"},
+		"dash underscore":         {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "mlx5_core", InTreeModulesToRemove: []string{"mlx5_ib", "mlx5-core"}},
+		"bracketed IPv6":          {MachineConfigPool: "worker", KernelModuleImage: "[fe80::1]:5000/acme/ice", KernelModuleName: "ice"},
+		"IPv6 no port":            {MachineConfigPool: "worker", KernelModuleImage: "[::1]/acme/ice:v1", KernelModuleName: "ice"},
+		"localhost port":          {MachineConfigPool: "worker", KernelModuleImage: "localhost:5000/acme/ice", KernelModuleName: "ice"},
+		"port 65535":              {MachineConfigPool: "worker", KernelModuleImage: "quay.io:65535/acme/ice", KernelModuleName: "ice"},
+		"longest placeholder tag": {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b:" + strings.Repeat("v", 64) + "${KERNEL_FULL_VERSION}", KernelModuleName: "ice"},
+		"additional":              {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "mlx5_core", AdditionalModules: []ModuleSpec{{Name: "mlx5_ib"}, {Name: "irdma", Parameters: []string{"roce_ena=1"}}}},
+		"path separators":         {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a-b/c__d/e.f_g---h", KernelModuleName: "ice"},
+		"shortest delay":          {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "ice", MaxKubeletDelay: "30s", RebootPolicy: "Always"},
+		"longest delay":           {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "ice", MaxKubeletDelay: "1h", RebootPolicy: "Never"},
+		"mixed delay":             {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "ice", MaxKubeletDelay: "2m30s", RebootPolicy: "BeforeKubelet"},
 	} {
 		if errs := c.Validate(nil, nil); len(errs) != 0 {
 			t.Errorf("%s: refused: %v", name, errs)
@@ -277,5 +345,58 @@ func TestLifecycleDefaultsAndConfigFile(t *testing.T) {
 				t.Errorf("%+v: config file lacks %q:\n%s", tc, line, conf)
 			}
 		}
+	}
+}
+
+// The reasons in the messages name whose rule refuses the value.
+func TestRefusalClasses(t *testing.T) {
+	for _, tc := range []struct {
+		change func(*Config)
+		class  string
+	}{
+		{func(c *Config) { c.KernelModuleImage = "quay.io/acme/ice/" }, refusedByNode},
+		{func(c *Config) { c.KernelModuleName = "ice;reboot" }, mayInject},
+		{func(c *Config) { c.ModuleParameters = []string{"a=1;reboot"} }, mayInject},
+		{func(c *Config) {
+			c.ModuleParameters = []string{"p=" + strings.Repeat("x", 1000)}
+			c.InTreeModulesToRemove = nil
+			for i := range 30000 {
+				c.InTreeModulesToRemove = append(c.InTreeModulesToRemove, fmt.Sprintf("m%055d", i))
+			}
+		}, refusedByMCO},
+	} {
+		c := seedConfig()
+		tc.change(&c)
+		errs := c.Validate(nil, nil)
+		if len(errs) != 1 || !strings.Contains(errs[0].Error(), tc.class) {
+			t.Errorf("want one error saying %q, got %v", tc.class, errs)
+		}
+	}
+}
+
+// The size error names the numbers, and the tag error the kernel's bound.
+func TestLimitsAreExplained(t *testing.T) {
+	c := seedConfig()
+	for i := range 2000 {
+		c.ModuleParameters = append(c.ModuleParameters, fmt.Sprintf("p%d=%s", i, strings.Repeat("x", 1000)))
+	}
+	errs := c.Validate(field.NewPath("spec"), nil)
+	if len(errs) != 1 || errs[0].Field != "spec.moduleParameters" ||
+		!strings.Contains(errs[0].Error(), "2000 entries") || !strings.Contains(errs[0].Error(), "limit of 1572864 bytes") {
+		t.Errorf("size error: %v", errs)
+	}
+	c = seedConfig()
+	c.KernelModuleImage = "quay.io/acme/ice:" + strings.Repeat("v", 70) + "${KERNEL_FULL_VERSION}"
+	errs = c.Validate(nil, nil)
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "64 characters long") || !strings.Contains(errs[0].Error(), "RT") {
+		t.Errorf("tag error: %v", errs)
+	}
+}
+
+func TestAdditionalModulesDefaultInTree(t *testing.T) {
+	c := seedConfig()
+	c.AdditionalModules = []ModuleSpec{{Name: "irdma"}, {Name: "ice_swx"}}
+	if got := c.WithDefaults().InTreeModulesToRemove; strings.Join(got, " ") != "ice_swx irdma ice" {
+		t.Errorf("default in-tree modules %v: want the additional ones last first, then the main one", got)
 	}
 }

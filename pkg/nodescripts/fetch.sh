@@ -395,6 +395,11 @@ finish_tree() {
 	index_tree || return
 	check_vermagic "$TMP_TREE" || return "$EXIT_IMAGE_UNUSABLE"
 	check_signature "$TMP_TREE" || return "$EXIT_IMAGE_UNUSABLE"
+	local entry words
+	for entry in "${CFG_ADDITIONAL[@]}"; do
+		read -ra words <<<"$entry"
+		check_signature "$TMP_TREE" "${words[0]}" || return "$EXIT_IMAGE_UNUSABLE"
+	done
 	# Date-free, so the same image gives the same record.
 	{
 		printf '# What day1kmod extracted into this directory.\n'

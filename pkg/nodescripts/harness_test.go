@@ -152,6 +152,7 @@ func (n *node) boot(kernel string, loaded ...string) {
 type image struct {
 	kernels    []string          // /opt/lib/modules/K for each
 	module     string            // default "ice"
+	extra      []string          // further modules in the same tree, of the same version
 	version    string            // default "1.2.3-oot"
 	vermagicOf map[string]string // per kernel; default the kernel itself
 	noDep      bool              // no modules.dep nor modules.dep.bin in the image
@@ -183,8 +184,10 @@ func (n *node) addImage(ref, digest string, img image) {
 		if v, ok := img.vermagicOf[k]; ok {
 			vm = v
 		}
-		n.writeModule(filepath.Join(dir, "rootfs/opt/lib/modules", k), "extra/"+img.module+".ko",
-			moduleFile{vermagic: vm + " SMP preempt mod_unload modversions", version: img.version, srcversion: oot(img.module, img.version), needs: img.needs, signer: img.signer}, img.noDep)
+		for _, m := range append([]string{img.module}, img.extra...) {
+			n.writeModule(filepath.Join(dir, "rootfs/opt/lib/modules", k), "extra/"+m+".ko",
+				moduleFile{vermagic: vm + " SMP preempt mod_unload modversions", version: img.version, srcversion: oot(m, img.version), needs: img.needs, signer: img.signer}, img.noDep)
+		}
 	}
 	if img.noDepBin {
 		for _, k := range img.kernels {

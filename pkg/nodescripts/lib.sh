@@ -44,6 +44,7 @@ CFG_PARAMS=()
 # config file written before these keys existed (nodescripts.Config).
 CFG_MAX_KUBELET_DELAY=300
 CFG_REBOOT_POLICY=BeforeKubelet
+CFG_ADDITIONAL=() # one "MODULE [PARAM...]" word list per additional module, in load order
 
 # Derived by day1kmod_init.
 KVER=""     # running kernel, `uname -r`
@@ -83,14 +84,16 @@ die() {
 
 # ---------------------------------------------------------------- config
 
-# The shapes the config values must have. The generator validates them
-# strictly already; the scripts check again because they build paths and
-# command lines from them.
+# The shapes the config values must have (the same as nodescripts.go's
+# patterns). The generator validates them strictly already; the scripts
+# check again because they build paths and command lines from them. No name,
+# parameter or image starts with "-": modprobe or podman would read it as an
+# option.
 RE_NAME='^[A-Za-z0-9][A-Za-z0-9_.-]*$'
-RE_MODULE='^[A-Za-z0-9_-]+$'
-RE_PARAM='^[A-Za-z0-9_-]+(=[A-Za-z0-9_.,:/+-]*)?$'
+RE_MODULE='^[A-Za-z0-9_][A-Za-z0-9_-]*$'
+RE_PARAM='^[A-Za-z0-9_][A-Za-z0-9_-]*(=[A-Za-z0-9_.,:/+-]*)?$'
 RE_FIRMWARE='^/[A-Za-z0-9_.+/-]*$'
-RE_IMAGE='^[A-Za-z0-9_.:/@+-]+$' # checked with the kernel placeholder removed
+RE_IMAGE='^[][A-Za-z0-9_.:/@+][][A-Za-z0-9_.:/@+-]*$' # checked with the kernel placeholder removed; [] for IPv6 hosts
 
 # parse_config FILE: read the key=value lines of FILE into the CFG_*
 # variables. The file is data: it is never sourced or evaluated, and a value
@@ -118,6 +121,7 @@ parse_config() {
 		firmware_path) CFG_FIRMWARE_PATH="$value" ;;
 		max_kubelet_delay) CFG_MAX_KUBELET_DELAY="$value" ;;
 		reboot_policy) CFG_REBOOT_POLICY="$value" ;;
+		additional_module) CFG_ADDITIONAL+=("$value") ;;
 		# A newer generator may add keys: an older script ignores them.
 		*) warn "config file '$file' line $lineno: unknown key '$key' ignored" ;;
 		esac
@@ -139,6 +143,14 @@ check_config() {
 	done
 	for item in "${CFG_PARAMS[@]}"; do
 		[[ "$item" =~ $RE_PARAM ]] || die "config file '$file': bad module parameter '$item'"
+	done
+	local words word
+	for item in "${CFG_ADDITIONAL[@]}"; do
+		read -ra words <<<"$item"
+		[[ ${#words[@]} -gt 0 && "${words[0]}" =~ $RE_MODULE ]] || die "config file '$file': bad additional module '$item'"
+		for word in "${words[@]:1}"; do
+			[[ "$word" =~ $RE_PARAM ]] || die "config file '$file': bad parameter '$word' of additional module '${words[0]}'"
+		done
 	done
 	if [[ -n "$CFG_FIRMWARE_PATH" ]]; then
 		[[ "$CFG_FIRMWARE_PATH" =~ $RE_FIRMWARE && "/$CFG_FIRMWARE_PATH/" != */../* ]] ||
@@ -509,20 +521,20 @@ sig_enforced() {
 	return 1
 }
 
-# check_signature BASE: where the running kernel enforces module
-# signatures, the module in BASE is signed; the kernel would refuse it
+# check_signature BASE [MODULE]: where the running kernel enforces module
+# signatures, the module (default: the config's) in BASE is signed; the kernel would refuse it
 # otherwise, after the in-tree driver was unloaded. Whether its key is
 # enrolled cannot be told here: the kernel says so when it loads it (and the
 # load rolls back).
 check_signature() {
-	local why signer
+	local why signer m="${2:-$CFG_MODULE}"
 	why="$(sig_enforced)" || return 0
-	signer="$(module_field "$1" "$CFG_MODULE" signer)"
+	signer="$(module_field "$1" "$m" signer)"
 	if [[ -z "$signer" ]]; then
-		error "module '$CFG_MODULE' in $1 is not signed, and the running kernel refuses unsigned modules ($why)"
+		error "module '$m' in $1 is not signed, and the running kernel refuses unsigned modules ($why)"
 		return 1
 	fi
-	log "module '$CFG_MODULE' is signed by '$signer' (the kernel enforces signatures: $why)"
+	log "module '$m' is signed by '$signer' (the kernel enforces signatures: $why)"
 }
 
 # module_loaded NAME: NAME is in /proc/modules.

@@ -98,10 +98,18 @@ REMOVED=()
 # done about them here.
 # RELOADED lists the ones that are back; NOT_RELOADED the others.
 RELOADED=()
+# begin_rollback: the rollback phase starts, once, with its own budget.
+ROLLING_BACK=0
+begin_rollback() {
+	if ((!ROLLING_BACK)); then
+		ROLLING_BACK=1
+		PHASE_END=$(($(now) + ROLLBACK_BUDGET))
+	fi
+}
 NOT_RELOADED=()
 reload_removed() {
 	local i m state
-	PHASE_END=$(($(now) + ROLLBACK_BUDGET))
+	begin_rollback
 	for ((i = ${#REMOVED[@]} - 1; i >= 0; i--)); do
 		m="${REMOVED[i]}"
 		state="$(module_state "$m")"
@@ -317,6 +325,51 @@ refuse_damaged() {
 	die "the tree at $TREE is damaged: $1; not loading '$CFG_MODULE', the in-tree driver is kept (nothing was unloaded); the gate ($(gate_unit "$CFG_NAME")) extracts the tree again"
 }
 
+# load_additional: after the main module, load the additional modules from
+# TREE in order, each with its parameters, and check each one running is
+# ours. On a failure the ones loaded and the main module are unloaded, last
+# first, and it returns 1 (the caller puts the in-tree modules back). With
+# "check" as argument it only checks that every one is in TREE and was
+# built for the running kernel.
+load_additional() {
+	local entry words m want have loaded=() i
+	for entry in "${CFG_ADDITIONAL[@]}"; do
+		read -ra words <<<"$entry"
+		m="${words[0]}"
+		if [[ "${1:-}" == check ]]; then
+			if [[ -z "$(find_module_file "${TREE}/lib/modules/${KVER}" "$m")" ]]; then
+				error "additional module '$m' is not in ${TREE}/lib/modules/${KVER}"
+				return 1
+			fi
+			have="$(module_field "$TREE" "$m" vermagic)"
+			if [[ "${have%% *}" != "$KVER" ]]; then
+				error "additional module '$m' was built for kernel '${have%% *}' but the running kernel is '$KVER'"
+				return 1
+			fi
+			check_signature "$TREE" "$m" || return 1
+			continue
+		fi
+		log "loading additional out-of-tree module '$m' from $TREE${words[1]:+ with parameters: ${words[*]:1}}"
+		want="$(module_field "$TREE" "$m" srcversion)"
+		if limited "$LIMIT_LOAD" "loading additional out-of-tree module '$m' (modprobe)" modprobe -d "$TREE" "${words[@]}"; then
+			loaded+=("$m")
+			have="$(loaded_attr "$m" srcversion)"
+			[[ -z "$want" || -z "$have" || "$have" == "$want" ]] && continue
+			error "another module named '$m' is loaded (srcversion $have, expected $want); list it in the in-tree modules to remove"
+		else
+			error "failed to load additional out-of-tree module '$m' from $TREE"
+		fi
+		begin_rollback
+		loaded=("$CFG_MODULE" "${loaded[@]}")
+		for ((i = ${#loaded[@]} - 1; i >= 0; i--)); do
+			log "unloading out-of-tree module '${loaded[i]}'"
+			limited "$LIMIT_UNLOAD" "unloading out-of-tree module '${loaded[i]}'" modprobe -r -d "$TREE" "${loaded[i]}" ||
+				error "could not unload out-of-tree module '${loaded[i]}'"
+		done
+		return 1
+	done
+}
+
 main() {
 	day1kmod_init "$@"
 	PHASE_END=$(($(now) + LOAD_BUDGET))
@@ -353,6 +406,7 @@ main() {
 	fi
 	check_vermagic "$TREE" || die "not loading '$CFG_MODULE' from $TREE; nothing was unloaded"
 	check_signature "$TREE" || die "not loading '$CFG_MODULE' from $TREE: the kernel would refuse it; nothing was unloaded"
+	load_additional check || die "not loading '$CFG_MODULE' and its additional modules from $TREE; nothing was unloaded"
 
 	local want have
 	want="$(module_field "$TREE" "$CFG_MODULE" srcversion)"
@@ -389,6 +443,8 @@ main() {
 	if [[ -n "$want" && -n "$have" && "$have" != "$want" ]]; then
 		fail_load "failed to load out-of-tree module '$CFG_MODULE': another module of that name is loaded (srcversion $have, expected $want); list it in the in-tree modules to remove"
 	fi
+
+	load_additional || fail_load "failed to load the additional modules of '$CFG_MODULE' (all of them and '$CFG_MODULE' unloaded)"
 
 	LOAD_RESULT=loaded
 	LOAD_REASON="out-of-tree module '$CFG_MODULE' loaded from $TREE"

@@ -25,6 +25,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
 )
 
 // The scripts, byte for byte as in this directory. They are strings rather
@@ -168,6 +170,15 @@ type Config struct {
 	MaxKubeletDelay time.Duration
 	// RebootPolicy is one of RebootPolicies. "": DefaultRebootPolicy.
 	RebootPolicy RebootPolicy
+	// Additional modules of the same tree, loaded in order after Module and
+	// unloaded with it on a failure. Names and parameters as above.
+	Additional []Module
+}
+
+// Module is an additional module and its parameters.
+type Module struct {
+	Name       string
+	Parameters []string
 }
 
 // File is one file to install on the node.
@@ -197,35 +208,33 @@ func Files(c Config) ([]File, error) {
 	}, nil
 }
 
-// The shapes Render accepts. The caller validates more strictly first; these
-// are a second line of defense: they keep every value on one line, free of
-// whitespace and shell metacharacters.
+// The shapes Render accepts, the same as the RE_* patterns of lib.sh's
+// check_config. The caller (mcproducer's Config.Validate, the one gate that
+// tells the user what is wrong) checks every value more strictly first;
+// these are the format's own contract: every value stays on one line, free
+// of whitespace and shell metacharacters, and no name or parameter starts
+// with '-' (modprobe would read it as an option).
 var (
 	nameRE     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
-	moduleRE   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,56}$`)
-	paramRE    = regexp.MustCompile(`^[A-Za-z0-9_-]+(=[A-Za-z0-9_.,:/+-]*)?$`)
+	moduleRE   = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_-]{0,55}$`)
+	paramRE    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_-]*(=[A-Za-z0-9_.,:/+-]*)?$`)
 	firmwareRE = regexp.MustCompile(`^/[A-Za-z0-9_.+/-]*$`)
-	imageRE    = regexp.MustCompile(`^` + referencePattern + `$`)
-)
-
-// referencePattern is the OCI image reference grammar (as in the
-// distribution reference package, without IPv6 hosts):
-// [domain[:port]/]path[:tag][@digest].
-const (
-	alnum            = `[a-z0-9]+`
-	separator        = `(?:[._]|__|[-]+)`
-	pathComponent    = alnum + `(?:` + separator + alnum + `)*`
-	domainComponent  = `(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])`
-	domain           = domainComponent + `(?:\.` + domainComponent + `)*(?::[0-9]+)?`
-	tag              = `[\w][\w.-]{0,127}`
-	digest           = `[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}`
-	referencePattern = `(?:` + domain + `/)?` + pathComponent + `(?:/` + pathComponent + `)*` +
-		`(?::` + tag + `)?(?:@` + digest + `)?`
 )
 
 // kernelStandIn replaces KernelVersionPlaceholder when an image reference is
 // checked: it is valid wherever the placeholder may stand.
 const kernelStandIn = "kernel"
+
+// checkImage: ref is an image reference to go-containerregistry (the one
+// parser of references in day1kmod), with the placeholder standing for a
+// kernel version.
+func checkImage(ref string) error {
+	if ref == "" || strings.ContainsFunc(ref, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
+		return errors.New("not a single word of printable ASCII")
+	}
+	_, err := name.ParseReference(strings.ReplaceAll(ref, KernelVersionPlaceholder, kernelStandIn), name.WeakValidation)
+	return err
+}
 
 // Render returns the config file for c. The format is a comment header, then
 // one key=value line per key, in this order:
@@ -239,6 +248,8 @@ const kernelStandIn = "kernel"
 //	firmware_path=/DIR         (may be empty)
 //	max_kubelet_delay=SECONDS  (the gate's bound, a whole number)
 //	reboot_policy=POLICY       (BeforeKubelet, Always or Never)
+//	additional_module=M P Q=V  (one line per additional module, in load
+//	                           order: its name, then its parameters)
 //
 // The scripts parse it (a value is everything after the first "="); they
 // never source it. Render refuses any value that is not of the documented
@@ -261,6 +272,9 @@ func (c Config) Render() ([]byte, error) {
 	line("firmware_path", c.FirmwarePath)
 	line("max_kubelet_delay", strconv.FormatInt(int64(c.delay()/time.Second), 10))
 	line("reboot_policy", string(c.policy()))
+	for _, m := range c.Additional {
+		line("additional_module", strings.Join(append([]string{m.Name}, m.Parameters...), " "))
+	}
 	return []byte(b.String()), nil
 }
 
@@ -272,20 +286,30 @@ func (c Config) check() error {
 	if !nameRE.MatchString(c.Name) {
 		bad("name", c.Name, "want [A-Za-z0-9][A-Za-z0-9_.-]*")
 	}
-	if c.Image == "" || !imageRE.MatchString(strings.ReplaceAll(c.Image, KernelVersionPlaceholder, kernelStandIn)) {
-		bad("image", c.Image, "want an image reference, optionally with "+KernelVersionPlaceholder)
+	if err := checkImage(c.Image); err != nil {
+		bad("image", c.Image, "want an image reference, optionally with "+KernelVersionPlaceholder+": "+err.Error())
 	}
 	if !moduleRE.MatchString(c.Module) {
-		bad("module", c.Module, "want [A-Za-z0-9_-], 1 to 56 characters")
+		bad("module", c.Module, "want [A-Za-z0-9_-], 1 to 56 characters, not starting with '-'")
 	}
 	for i, m := range c.InTreeModules {
 		if !moduleRE.MatchString(m) {
-			bad(fmt.Sprintf("in-tree module [%d]", i), m, "want [A-Za-z0-9_-], 1 to 56 characters")
+			bad(fmt.Sprintf("in-tree module [%d]", i), m, "want [A-Za-z0-9_-], 1 to 56 characters, not starting with '-'")
 		}
 	}
 	for i, p := range c.Parameters {
 		if !paramRE.MatchString(p) {
-			bad(fmt.Sprintf("parameter [%d]", i), p, "want name or name=value, value of [A-Za-z0-9_.,:/+-]")
+			bad(fmt.Sprintf("parameter [%d]", i), p, "want name or name=value, name not starting with '-', value of [A-Za-z0-9_.,:/+-]")
+		}
+	}
+	for i, m := range c.Additional {
+		if !moduleRE.MatchString(m.Name) {
+			bad(fmt.Sprintf("additional module [%d]", i), m.Name, "want [A-Za-z0-9_-], 1 to 56 characters, not starting with '-'")
+		}
+		for j, p := range m.Parameters {
+			if !paramRE.MatchString(p) {
+				bad(fmt.Sprintf("additional module [%d] parameter [%d]", i, j), p, "want name or name=value, name not starting with '-', value of [A-Za-z0-9_.,:/+-]")
+			}
 		}
 	}
 	if c.FirmwarePath != "" {

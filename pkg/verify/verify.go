@@ -38,7 +38,11 @@ type Target struct {
 // TargetOf is the Target of a validated Day1KernelModule spec.
 func TargetOf(c mcproducer.Config) Target {
 	c = c.WithDefaults()
-	return Target{Name: c.Name, Image: c.KernelModuleImage, Modules: []string{c.KernelModuleName}, FirmwarePath: c.FirmwarePath}
+	modules := []string{c.KernelModuleName}
+	for _, m := range c.AdditionalModules {
+		modules = append(modules, m.Name)
+	}
+	return Target{Name: c.Name, Image: c.KernelModuleImage, Modules: modules, FirmwarePath: c.FirmwarePath}
 }
 
 // Options are the facts verify cannot read from the image.

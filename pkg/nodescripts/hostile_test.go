@@ -418,6 +418,36 @@ var hostile = []struct {
 		n.wantModule("ice", "in-tree")
 	}},
 
+	{"firmware a module no longer has is removed, unless another module lists it", func(t *testing.T, n *node) {
+		n.addImage(iceRepo+":a", digestA, image{kernels: []string{k1}, firmware: map[string]string{"firmware/intel/a.bin": "A", "firmware/intel/b.bin": "B", "firmware/intel/c.bin": "C"}})
+		n.addImage(iceRepo+":b", digestB, image{kernels: []string{k1}, firmware: map[string]string{"firmware/intel/a.bin": "A2"}})
+		irdmaRepo := "registry.example.com/acme/irdma-kmod"
+		n.addImage(irdmaRepo+":"+k1, digestB, image{kernels: []string{k1}, module: "irdma", firmware: map[string]string{"firmware/intel/c.bin": "C"}})
+		irdma := n.config(Config{Name: "irdma", Image: irdmaRepo + ":" + KernelVersionPlaceholder, Module: "irdma", FirmwarePath: "/firmware"})
+		c := iceConfig()
+		c.Image, c.FirmwarePath = iceRepo+":a", "/firmware"
+		conf := n.config(c)
+		n.wantCode(n.run("fetch.sh", conf), 0)
+		n.wantCode(n.run("fetch.sh", irdma), 0)
+		n.boot(k1, "ice")
+		n.wantCode(n.run("load.sh", conf), 0)
+		n.wantCode(n.run("load.sh", irdma), 0)
+
+		c.Image = iceRepo + ":b"
+		conf = n.config(c)
+		n.wantCode(n.run("fetch.sh", conf), 0)
+		n.boot(k1, "ice")
+		r := n.run("load.sh", conf)
+		n.wantCode(r, 0)
+		fw := filepath.Join(n.root, FirmwareDir, "intel")
+		n.wantLog(r, "removing firmware file intel/b.bin that 'ice' no longer has")
+		n.wantAbsent(filepath.Join(fw, "b.bin"))
+		n.wantExists(filepath.Join(fw, "c.bin")) // irdma's too
+		if got := n.read(filepath.Join(fw, "a.bin")); got != "A2" {
+			t.Errorf("a.bin = %q, want the new image's", got)
+		}
+	}},
+
 	{"a moving tag: the gate of a current tree asks the registry in the background; a new digest is fetched and staged (BeforeKubelet), journal says both", func(t *testing.T, n *node) {
 		ref := iceRepo + ":" + k1
 		n.addImage(ref, digestA, image{kernels: []string{k1}})

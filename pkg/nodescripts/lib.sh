@@ -450,8 +450,14 @@ scan_tree() {
 			why="$(tree_entry_refused "$rel" "$kind" "$link")"
 		fi
 		if [[ -z "$why" && "$kind" == symlink ]]; then
-			real="$(realpath -m -- "${dir}/${rel}")"
-			if [[ "$real" != "$top" && "$real" != "$top"/* ]]; then
+			# -e fails on a dangling link (harmless: -m then) and on a loop.
+			if ! real="$(LC_ALL=C realpath -e -- "${dir}/${rel}" 2>&1)"; then
+				if [[ "$real" == *"Too many levels of symbolic links"* ]]; then
+					why="a loop of symlinks"
+				fi
+				real="$(realpath -m -- "${dir}/${rel}")"
+			fi
+			if [[ -z "$why" && "$real" != "$top" && "$real" != "$top"/* ]]; then
 				why="resolves outside the tree through another symlink"
 			fi
 		fi

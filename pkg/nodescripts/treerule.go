@@ -60,3 +60,42 @@ func TreeEntryRefused(rel string, kind EntryKind, link string) string {
 	}
 	return "not a regular file, directory or symlink"
 }
+
+// ChainLeaves says whether the symlink at rel, followed as the kernel
+// would through the other symlinks of its tree (links: each symlink's path
+// below the root -> its target), ends outside the tree, although each link
+// alone stays inside by SymlinkLeaves: a/up -> .. and b -> a/up/.. lead
+// out. The node finds the same with realpath(1) (lib.sh: scan_tree); an
+// endless loop of links counts as leaving.
+func ChainLeaves(links map[string]string, rel string) bool {
+	dir := strings.Split(path.Dir(rel), "/")
+	if path.Dir(rel) == "." {
+		dir = nil
+	}
+	todo := strings.Split(links[rel], "/")
+	for hops := 0; len(todo) > 0; {
+		c := todo[0]
+		todo = todo[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			if len(dir) == 0 {
+				return true
+			}
+			dir = dir[:len(dir)-1]
+			continue
+		}
+		p := strings.Join(append(append([]string{}, dir...), c), "/")
+		target, isLink := links[p]
+		if !isLink {
+			dir = append(dir, c)
+			continue
+		}
+		if hops++; hops > 40 || strings.HasPrefix(target, "/") {
+			return true
+		}
+		todo = append(strings.Split(target, "/"), todo...)
+	}
+	return false
+}

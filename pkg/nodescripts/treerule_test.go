@@ -94,3 +94,45 @@ func TestShellMaxTreeBytes(t *testing.T) {
 		t.Errorf("lib.sh MAX_TREE_BYTES=%s, nodescripts.MaxTreeBytes=%d", got, MaxTreeBytes)
 	}
 }
+
+// Chains of links that each stay inside: the Go rule (verify) and the
+// node's realpath check (scan_tree over a real tree) agree.
+func TestChainLeavesAgrees(t *testing.T) {
+	lib, err := filepath.Abs("lib.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		links map[string]string
+		rel   string
+		out   bool
+	}{
+		{map[string]string{"a/up": "..", "b": "a/up/.."}, "b", true},
+		{map[string]string{"a/up": "..", "b": "a/up/extra"}, "b", false},
+		{map[string]string{"d": "sub/deeper", "x": "d/../../.."}, "x", true},
+		{map[string]string{"d": "sub/deeper", "x": "d/../x2"}, "x", false},
+		{map[string]string{"l1": "l2", "l2": "l1"}, "l1", true},
+		{map[string]string{"weak/ice.ko": "../extra/ice.ko"}, "weak/ice.ko", false},
+	} {
+		got := ChainLeaves(c.links, c.rel)
+		if got != c.out {
+			t.Errorf("ChainLeaves(%v, %s) = %v, want %v", c.links, c.rel, got, c.out)
+		}
+		dir := t.TempDir()
+		root := filepath.Join(dir, "tree")
+		for _, d := range []string{"a", "sub/deeper", "extra", "weak"} {
+			must(t, os.MkdirAll(filepath.Join(root, d), 0o755))
+		}
+		for p, target := range c.links {
+			must(t, os.Symlink(target, filepath.Join(root, p)))
+		}
+		out, err := exec.Command("bash", "-c", `set -euo pipefail; . "$1"; scan_tree "$2" /t; printf '%s\n' "${SCAN_REFUSED[@]}"`, "bash", lib, root).CombinedOutput()
+		if err != nil {
+			t.Fatalf("scan_tree: %v\n%s", err, out)
+		}
+		shell := strings.Contains(string(out), "/t/"+c.rel+" -> ")
+		if shell != c.out {
+			t.Errorf("%v: scan_tree refuses %s: %v, want %v (%s)", c.links, c.rel, shell, c.out, out)
+		}
+	}
+}

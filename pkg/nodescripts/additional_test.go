@@ -70,6 +70,7 @@ func TestAdditionalModules(t *testing.T) {
 			n.pullAndBoot(conf, "ice", "irdma")
 			n.writeModule(filepath.Join(n.state("ice", k1), "lib/modules", k1), "extra/irdma.ko",
 				moduleFile{vermagic: k2 + " SMP preempt mod_unload modversions", version: "1.2.3-oot", srcversion: oot("irdma", "1.2.3-oot")})
+			n.reManifest(n.state("ice", k1)) // a tree as extracted, not a damaged one
 
 			r := n.run("load.sh", conf)
 			n.wantCode(r, 1)

@@ -29,7 +29,7 @@ var scenarios = []struct {
 	{"gate: the fetch finishes in time: extracted, one reboot before the kubelet", func(t *testing.T, n *node) {
 		ref := iceRepo + ":" + k1
 		n.addImage(ref, digestA, image{kernels: []string{k1}, symlinks: map[string]string{
-			"opt/lib/modules/" + k1 + "/host": "/lib/modules/" + k1, // in-tree dependencies, resolved on the node
+			"opt/lib/modules/" + k1 + "/weak-updates/ice.ko": "../extra/ice.ko", // inside the tree: kept
 		}})
 		n.write(filepath.Join(n.root, "var/lib/kubelet/config.json"), "{}")
 		conf := n.config(iceConfig())
@@ -45,9 +45,17 @@ var scenarios = []struct {
 		// The fetch sees the gate still holding the kubelet; no other gate
 		// runs: no wait, the gate reboots.
 		n.wantCalls(r, "systemctl", startFetch, gateHolds[0], gateHolds[1], gateHolds[2], listPulls, "systemctl reboot")
-		n.wantCalls(r, "depmod") // the image has its module index
-		if s := r.of("sync"); len(s) != 1 || !strings.HasPrefix(s[0], "sync -f $ROOT/var/lib/day1kmod/ice/.tmp-"+k1+".") {
-			t.Errorf("want the temp tree synced before the rename, got %q", s)
+		// The index is always written again, with the host's modules, and
+		// the module's symbols checked against the host kernel's symvers.
+		if dep := r.of("depmod"); len(dep) != 1 || !strings.Contains(dep[0], " -e -E $ROOT/var/lib/day1kmod/ice/.tmp-"+k1+".") {
+			t.Errorf("depmod calls: %q", dep)
+		}
+		if s := r.of("sync"); len(s) != 3 || !strings.HasPrefix(s[0], "sync -f $ROOT/var/lib/day1kmod/ice/.tmp-"+k1+".") ||
+			s[1] != "sync -f $ROOT/var/lib/day1kmod/ice" || s[2] != s[1] {
+			t.Errorf("want the temp tree synced before the renames, and each rename synced, got %q", s)
+		}
+		if l, err := os.Readlink(n.state("ice", k1)); err != nil || !strings.HasPrefix(l, ".tree-"+k1+".") {
+			t.Errorf("%s -> %q (%v), want a link to the tree's own directory", n.state("ice", k1), l, err)
 		}
 		n.wantCalls(r, "sleep")
 		n.wantReboots(1)
@@ -56,11 +64,11 @@ var scenarios = []struct {
 		if l, err := os.Readlink(filepath.Join(tree, "usr/lib/modules")); err != nil || l != "../../lib/modules" {
 			t.Errorf("usr/lib/modules -> %q (%v), want ../../lib/modules", l, err)
 		}
-		if l, err := os.Readlink(filepath.Join(tree, "lib/modules", k1, "host")); err != nil || l != "/lib/modules/"+k1 {
+		if l, err := os.Readlink(filepath.Join(tree, "lib/modules", k1, "weak-updates/ice.ko")); err != nil || l != "../extra/ice.ko" {
 			t.Errorf("the image's symlink was not kept: %q (%v)", l, err)
 		}
 		if got, want := n.read(filepath.Join(tree, "record")), "# What day1kmod extracted into this directory.\n"+
-			"name=ice\nimage="+iceRepo+":${KERNEL_FULL_VERSION}\nreference="+ref+"\ndigest="+digestA+"\nkernel="+k1+"\nmodule=ice\nfirmware_path=\n"; got != want {
+			"name=ice\nimage="+iceRepo+":${KERNEL_FULL_VERSION}\nreference="+ref+"\ndigest="+digestA+"\ntag_digest="+digestA+"\nkernel="+k1+"\nmodule=ice\nfirmware_path=\n"; got != want {
 			t.Errorf("record:\n%s\nwant:\n%s", got, want)
 		}
 		if len(n.temps("ice")) != 0 || len(n.stored()) != 0 {
@@ -213,6 +221,7 @@ var scenarios = []struct {
 		// The tree on disk holds a module built for another kernel.
 		n.write(filepath.Join(n.state("ice", k1), "lib/modules", k1, "extra/ice.ko"),
 			"vermagic=5.14.0-1.el9.x86_64 SMP mod_unload\nversion=1.2.3-oot\nsrcversion=X\n")
+		n.reManifest(n.state("ice", k1))
 		r := n.run("load.sh", conf, "JOURNAL_STREAM=8:1234")
 		n.wantCode(r, 1)
 		n.wantLog(r, "built for kernel '5.14.0-1.el9.x86_64' but the running kernel is '"+k1+"'", "nothing was unloaded")
@@ -229,6 +238,7 @@ var scenarios = []struct {
 		if err := os.Remove(filepath.Join(n.state("ice", k1), "lib/modules", k1, "extra/ice.ko")); err != nil {
 			t.Fatal(err)
 		}
+		n.reManifest(n.state("ice", k1))
 		r := n.run("load.sh", conf)
 		n.wantCode(r, 1)
 		n.wantLog(r, "module 'ice' is not in "+n.state("ice", k1), "nothing was unloaded")
@@ -441,7 +451,7 @@ var scenarios = []struct {
 		}
 	}},
 
-	{"firmware: extracted, copied to the custom firmware path, which is set", func(t *testing.T, n *node) {
+	{"firmware: extracted, installed in day1kmod's own firmware directory, which the kernel's search path is set to", func(t *testing.T, n *node) {
 		n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}, firmware: map[string]string{
 			"firmware/intel/ice/ddp/ice.pkg": "DDP", "firmware/intel/ice/README": "x",
 		}})
@@ -452,20 +462,26 @@ var scenarios = []struct {
 		n.wantExists(n.state("ice", k1, "firmware/intel/ice/ddp/ice.pkg"))
 		r := n.run("load.sh", conf)
 		n.wantCode(r, 0)
-		if got := n.read(filepath.Join(n.root, "sys/module/firmware_class/parameters/path")); got != "/var/lib/firmware" {
+		if got := n.read(filepath.Join(n.root, "sys/module/firmware_class/parameters/path")); got != FirmwareDir {
 			t.Errorf("firmware_class path = %q", got)
 		}
-		if got := n.read(filepath.Join(n.root, "var/lib/firmware/intel/ice/ddp/ice.pkg")); got != "DDP" {
+		if got := n.read(filepath.Join(n.root, FirmwareDir, "intel/ice/ddp/ice.pkg")); got != "DDP" {
 			t.Errorf("firmware file = %q", got)
+		}
+		if got := n.read(n.state("ice", "firmware.list")); got != "intel/ice/README\nintel/ice/ddp/ice.pkg\n" {
+			t.Errorf("firmware.list = %q", got)
 		}
 		n.wantModule("ice", "oot 1.2.3-oot")
 
-		// Another boot where the path is already set (by someone else): use it.
+		// Another boot where the path is already set by someone else: day1kmod
+		// does not write into another's directory, and keeps the in-tree driver.
 		n.boot(k1, "ice")
 		n.write(filepath.Join(n.root, "sys/module/firmware_class/parameters/path"), "/var/custom-fw\n")
 		r = n.run("load.sh", conf)
-		n.wantCode(r, 0)
-		n.wantExists(filepath.Join(n.root, "var/custom-fw/intel/ice/ddp/ice.pkg"))
+		n.wantCode(r, 1)
+		n.wantLog(r, "firmware_class.path) is set to '/var/custom-fw' by someone else", "nothing was unloaded")
+		n.wantAbsent(filepath.Join(n.root, "var/custom-fw"))
+		n.wantModule("ice", "in-tree")
 		if got := n.read(filepath.Join(n.root, "sys/module/firmware_class/parameters/path")); got != "/var/custom-fw\n" {
 			t.Errorf("firmware_class path changed to %q", got)
 		}

@@ -28,6 +28,8 @@ FETCH_FIRST_DELAY=5
 FETCH_MAX_DELAY=300
 # One podman pull may take this long (a large image over a slow link).
 LIMIT_PULL=900
+# One look at the registry for the digest a tag points to (the manifest only).
+LIMIT_INSPECT=60
 
 # Exit status when the image was pulled but does not hold what the config
 # asks for: retrying cannot help until the image changes
@@ -39,6 +41,7 @@ IMAGE_REF=""   # set once the image is pulled: removed on exit
 MOUNTED=""     # set while the image is mounted
 TMP_TREE=""    # the tree under construction: removed on exit unless committed
 DIGEST=""      # of the pulled image
+TAG_DIGEST=""  # what the registry said the tag points to, before the pull
 FETCH_ERROR="" # why the last attempt failed, for the status file
 PULL_RESULT="" # what the status file reports at exit
 
@@ -69,16 +72,23 @@ remove_image() {
 	fi
 }
 
-# remove_stale_temp_dirs: a run killed mid-extract (power loss, timeout)
-# leaves its temporary tree behind; it was never renamed into place, so it is
-# only garbage.
+# remove_stale_temp_dirs: a run killed mid-extract or mid-commit (power
+# loss, timeout) leaves its temporary tree, link or a tree no link names
+# behind; none of them is what TREE names, so they are only garbage. Only
+# run under the fetch lock: no other fetch is building one now.
 remove_stale_temp_dirs() {
-	local d
-	for d in "${NAME_DIR}"/.tmp-*; do
-		if [[ -e "$d" ]]; then
-			log "removing $d left by an interrupted run"
-			rm -rf -- "$d"
+	local d l
+	local -A used=()
+	for l in "$NAME_DIR"/*; do
+		if [[ -L "$l" ]]; then
+			used["$(readlink -- "$l")"]=1
 		fi
+	done
+	for d in "$NAME_DIR"/.tmp-* "$NAME_DIR"/.link-* "$NAME_DIR"/.tree-*; do
+		[[ -e "$d" || -L "$d" ]] || continue
+		[[ -z "${used[${d##*/}]:-}" ]] || continue
+		log "removing $d left by an interrupted run"
+		rm -rf -- "$d"
 	done
 }
 
@@ -119,6 +129,47 @@ pull_image() {
 	run_limited "$LIMIT_PULL" podman "${args[@]}" >&2
 }
 
+# registry_digest REF: print the digest the registry's tag REF points to
+# now, asked with skopeo inspect (it reads the manifest only, never the
+# layers), or nothing when skopeo is missing or the registry does not answer
+# (logged).
+registry_digest() {
+	local ref="$1" auth="${DAY1KMOD_ROOT}/var/lib/kubelet/config.json" out
+	local args=(inspect --no-tags --format '{{.Digest}}')
+	if ! command -v skopeo >/dev/null; then
+		log "skopeo is not installed: whether tag '$ref' moved is not checked"
+		return 0
+	fi
+	if [[ -f "$auth" ]]; then
+		args+=(--authfile "$auth")
+	fi
+	args+=("docker://${ref}")
+	if ! out="$(run_limited "$LIMIT_INSPECT" skopeo "${args[@]}")" || [[ "$out" != *:* ]]; then
+		warn "could not ask the registry which digest tag '$ref' points to: not checked on this boot"
+		return 0
+	fi
+	printf '%s\n' "$out"
+}
+
+# tag_moved REF: the tree for the running kernel is current, but the tag REF
+# now points to another image (a moving tag, or a kernel tag rebuilt with a
+# fix): say so with both digests and return 0. A digest reference never
+# moves: it is never asked about.
+tag_moved() {
+	local ref="$1" old new
+	[[ "$ref" != *@* ]] || return 1
+	old="$(record_get "$TREE" tag_digest)"
+	old="${old:-$(record_get "$TREE" digest)}"
+	new="$(registry_digest "$ref")"
+	[[ -n "$new" ]] || return 1
+	if [[ "$new" == "$old" ]]; then
+		log "image tag '$ref' still points to $old: the tree for kernel $KVER is current"
+		return 1
+	fi
+	warn "image tag '$ref' now points to $new; the tree for kernel $KVER at $TREE was extracted from $old: fetching the new image"
+	TAG_DIGEST="$new"
+}
+
 # image_digest REF: the digest of the pulled image, for the record and the
 # reboot stamp.
 image_digest() {
@@ -132,11 +183,18 @@ image_digest() {
 }
 
 # extract MNT: copy the modules for the running kernel (and the firmware)
-# from the mounted image MNT into TMP_TREE. Returns 1 with the reason logged
-# when a copy fails, EXIT_IMAGE_UNUSABLE when the image does not have what the
-# config asks for.
+# from the mounted image MNT into TMP_TREE. Returns 1 with the reason in
+# FETCH_ERROR when a copy fails or space is short (worth a retry),
+# EXIT_IMAGE_UNUSABLE when the image does not have what the config asks for
+# or holds what the node never extracts.
 extract() {
-	local mnt="$1" src="$1/opt/lib/modules/${KVER}" have
+	local mnt="$1" kdir="/opt/lib/modules/${KVER}" src have link
+	src="${mnt}${kdir}"
+	link="$(image_path_link "$mnt" "$kdir")"
+	if [[ -n "$link" ]]; then
+		error "image '$IMAGE_REF': $link is a symlink: the modules for kernel $KVER must be a directory in the image (a link would be followed to the host's files); refused"
+		return "$EXIT_IMAGE_UNUSABLE"
+	fi
 	if [[ ! -d "$src" ]]; then
 		have="$(find "${mnt}/opt/lib/modules" -mindepth 1 -maxdepth 1 -printf '%f ' 2>/dev/null || true)"
 		error "image '$IMAGE_REF' has no /opt/lib/modules/${KVER} for the running kernel (it has: ${have:-nothing})"
@@ -146,20 +204,65 @@ extract() {
 		error "image '$IMAGE_REF' has no module '$CFG_MODULE' in /opt/lib/modules/${KVER}"
 		return "$EXIT_IMAGE_UNUSABLE"
 	fi
-	if [[ -n "$CFG_FIRMWARE_PATH" && ! -d "${mnt}${CFG_FIRMWARE_PATH}" ]]; then
-		error "image '$IMAGE_REF' has no firmware directory '$CFG_FIRMWARE_PATH'"
+	if [[ -n "$CFG_FIRMWARE_PATH" ]]; then
+		link="$(image_path_link "$mnt" "$CFG_FIRMWARE_PATH")"
+		if [[ -n "$link" ]]; then
+			error "image '$IMAGE_REF': firmware directory '$CFG_FIRMWARE_PATH': $link is a symlink (it would be followed to the host's files); refused"
+			return "$EXIT_IMAGE_UNUSABLE"
+		fi
+		if [[ ! -d "${mnt}${CFG_FIRMWARE_PATH}" ]]; then
+			error "image '$IMAGE_REF' has no firmware directory '$CFG_FIRMWARE_PATH'"
+			return "$EXIT_IMAGE_UNUSABLE"
+		fi
+	fi
+	SCAN_REFUSED=()
+	SCAN_BYTES=0
+	scan_tree "$src" "$kdir" || return 1
+	if [[ -n "$CFG_FIRMWARE_PATH" ]]; then
+		scan_tree "${mnt}${CFG_FIRMWARE_PATH}" "${CFG_FIRMWARE_PATH%/}" || return 1
+	fi
+	if ((${#SCAN_REFUSED[@]} > 0)); then
+		error "image '$IMAGE_REF' holds what the node never extracts (regular files, directories and symlinks inside the tree only): $(list_some "${SCAN_REFUSED[@]}")"
 		return "$EXIT_IMAGE_UNUSABLE"
 	fi
-	# cp -R keeps symlinks as they are: an image that links, say,
-	# /opt/lib/modules/K/host to /lib/modules/K so its modules.dep reaches
-	# in-tree dependencies (as images for the Kernel Module Management
-	# operator do) gets the node's own in-tree modules through it.
-	log "extracting /opt/lib/modules/${KVER} from image '$IMAGE_REF'"
+	if ((SCAN_BYTES > MAX_TREE_BYTES)); then
+		error "image '$IMAGE_REF': the files for kernel $KVER take $SCAN_BYTES bytes, more than the node's bound of $MAX_TREE_BYTES bytes (nodescripts.MaxTreeBytes); refused"
+		return "$EXIT_IMAGE_UNUSABLE"
+	fi
+	check_free_space "$SCAN_BYTES" || return 1
+	# Only what scan_tree accepted is there: cp -R copies the symlinks
+	# inside the tree as links, which resolve inside the tree.
+	log "extracting /opt/lib/modules/${KVER} from image '$IMAGE_REF' ($SCAN_BYTES bytes)"
 	mkdir -p "${TMP_TREE}/lib/modules" || return 1
 	cp -R --preserve=mode,timestamps "$src" "${TMP_TREE}/lib/modules/${KVER}" || return 1
 	if [[ -n "$CFG_FIRMWARE_PATH" ]]; then
 		log "extracting firmware from '$CFG_FIRMWARE_PATH' in image '$IMAGE_REF'"
 		cp -R --preserve=mode,timestamps "${mnt}${CFG_FIRMWARE_PATH}" "${TMP_TREE}/firmware" || return 1
+	fi
+}
+
+# What must stay free on the file system of the state directory beyond the
+# tree: a tenth of it and 64 MiB, so /var (the kubelet, container storage,
+# the journal) is never filled to the last byte by day1kmod.
+FREE_MARGIN_BYTES=$((64 << 20))
+
+# check_free_space BYTES: the state directory's file system has room for a
+# tree of BYTES and the margin. Else FETCH_ERROR says the numbers and it
+# returns 1: the fetch backs off and retries with the image it already
+# pulled (space may be freed), never downloading it again.
+check_free_space() {
+	local need avail
+	need=$(($1 + $1 / 10 + FREE_MARGIN_BYTES))
+	avail="$(df -B1 --output=avail -- "$NAME_DIR" 2>/dev/null | tail -n 1 || true)"
+	avail="${avail//[[:space:]]/}"
+	if [[ ! "$avail" =~ ^[0-9]+$ ]]; then
+		warn "could not read the free space of $NAME_DIR (df): extracting anyway"
+		return 0
+	fi
+	if ((avail < need)); then
+		FETCH_ERROR="not enough free space for the tree in $NAME_DIR: it needs $1 bytes plus a margin, $need bytes in all; $avail bytes are free"
+		error "$FETCH_ERROR"
+		return 1
 	fi
 }
 
@@ -174,6 +277,113 @@ extract_image() {
 	return "$status"
 }
 
+# The name under the tree's module directory of the link to the host's
+# modules of the running kernel: `modprobe -d` on the tree then finds the
+# in-tree dependencies of the out-of-tree module (an OOT irdma needs the
+# in-tree ib_core) without the image carrying them.
+HOST_LINK=day1kmod-host
+
+# The depmod configuration of a tree: the image's own modules come before
+# the host's, so an out-of-tree module wins over the in-tree one of the same
+# name (RHEL's search order, with the host's tree last).
+DEPMOD_SEARCH="search updates extra built-in weak-updates ${HOST_LINK}"
+
+# link_host_modules MODDIR: link MODDIR/day1kmod-host to the host's module
+# directory of the running kernel and copy its modules.builtin* (which
+# modules are built into this kernel), so the tree resolves like the host.
+link_host_modules() {
+	local moddir="$1" host="${DAY1KMOD_ROOT}/lib/modules/${KVER}" f
+	if [[ -e "${moddir}/${HOST_LINK}" || -L "${moddir}/${HOST_LINK}" ]]; then
+		error "image '$IMAGE_REF' has its own /opt/lib/modules/${KVER}/${HOST_LINK}: that name is the node's link to the host's modules"
+		return "$EXIT_IMAGE_UNUSABLE"
+	fi
+	if [[ ! -d "$host" ]]; then
+		warn "the host has no $host: in-tree dependencies of '$CFG_MODULE' cannot be resolved"
+		return 0
+	fi
+	ln -s -- "$host" "${moddir}/${HOST_LINK}" || return 1
+	for f in modules.builtin modules.builtin.modinfo; do
+		if [[ -f "${host}/${f}" ]]; then
+			cp --remove-destination -- "${host}/${f}" "${moddir}/${f}" || return 1
+		fi
+	done
+}
+
+# host_symbols FILE: write the running kernel's exported symbols (with
+# their CRCs) to FILE and print the depmod option that reads it: -E for the
+# kernel's symvers (RHCOS ships /lib/modules/K/symvers.gz), else -F for its
+# System.map. Prints nothing when the host has neither.
+host_symbols() {
+	local out="$1" host="${DAY1KMOD_ROOT}/lib/modules/${KVER}" boot="${DAY1KMOD_ROOT}/boot" f
+	for f in "${host}/symvers.gz" "${boot}/symvers-${KVER}.gz"; do
+		if [[ -f "$f" ]] && gzip -dc -- "$f" >"$out"; then
+			printf '%s\n' "-E"
+			return 0
+		fi
+	done
+	if [[ -f "${host}/symvers" ]] && cp -- "${host}/symvers" "$out"; then
+		printf '%s\n' "-E"
+		return 0
+	fi
+	# depmod -F reads the exports from the __ksymtab_ entries of System.map:
+	# one without them would make every kernel symbol look missing.
+	for f in "${host}/System.map" "${boot}/System.map-${KVER}"; do
+		if [[ -f "$f" ]] && grep -q ' __ksymtab_' -- "$f" && cp -- "$f" "$out"; then
+			printf '%s\n' "-F"
+			return 0
+		fi
+	done
+}
+
+# index_tree: write the tree's module index with depmod (over the image's
+# modules and, through the host link, the host's), and check that every
+# symbol a module of the image needs is exported by the running kernel, a
+# host module or the tree: a module that cannot resolve one fails to load,
+# which is found out here, before the reboot, not after it.
+index_tree() {
+	local conf="${TMP_TREE}/depmod.conf" syms="${TMP_TREE}/host-symbols" opt out line missing=()
+	printf '%s\n' "$DEPMOD_SEARCH" >"$conf" || return 1
+	opt="$(host_symbols "$syms")"
+	if [[ -z "$opt" ]]; then
+		warn "the host has no symvers or System.map for kernel $KVER: the symbols '$CFG_MODULE' needs are not checked before the reboot"
+		out="$(depmod -b "$TMP_TREE" -C "$conf" "$KVER" 2>&1)" || {
+			error "depmod on the tree failed: $out"
+			return 1
+		}
+	else
+		out="$(depmod -b "$TMP_TREE" -C "$conf" -e "$opt" "$syms" "$KVER" 2>&1)" || {
+			error "depmod on the tree failed: $out"
+			return 1
+		}
+	fi
+	rm -f -- "$syms"
+	local sym file
+	while IFS= read -r line; do
+		# "depmod: WARNING: /path/x.ko needs unknown symbol S", or
+		# "... disagrees about version of symbol S"; the host's own modules
+		# are not the image's business.
+		case "$line" in
+		*" needs unknown symbol "* | *" disagrees about version of symbol "*) ;;
+		*) continue ;;
+		esac
+		[[ "$line" != *"/${HOST_LINK}/"* ]] || continue
+		sym="${line##* symbol }"
+		file="${line#*WARNING: }"
+		file="${file%% needs unknown symbol *}"
+		file="${file%% disagrees about version of symbol *}"
+		file="${file#"${TMP_TREE}/lib/modules/${KVER}/"}"
+		if [[ "$line" == *" disagrees "* ]]; then
+			missing+=("$sym (needed by $file: another version)")
+		else
+			missing+=("$sym (needed by $file)")
+		fi
+	done <<<"$out"
+	if ((${#missing[@]} > 0)); then
+		error "image '$IMAGE_REF': modules need symbols that neither the running kernel $KVER, its modules nor the image provide: $(list_some "${missing[@]}")"
+		return "$EXIT_IMAGE_UNUSABLE"
+	fi
+}
+
 # finish_tree DIGEST REF: make TMP_TREE usable by `modprobe -d` and record
 # what it holds.
 finish_tree() {
@@ -181,12 +391,15 @@ finish_tree() {
 	# A kmod built with /usr/lib/modules as its module directory looks there.
 	mkdir -p "${TMP_TREE}/usr/lib" || return 1
 	ln -s ../../lib/modules "${TMP_TREE}/usr/lib/modules" || return 1
-	# modprobe finds modules through the binary index, depmod writes both.
-	if [[ ! -f "${moddir}/modules.dep" || ! -f "${moddir}/modules.dep.bin" ]]; then
-		log "the image has no module index (modules.dep, modules.dep.bin): running depmod"
-		depmod -b "$TMP_TREE" "$KVER" || return 1
-	fi
+	link_host_modules "$moddir" || return
+	index_tree || return
 	check_vermagic "$TMP_TREE" || return "$EXIT_IMAGE_UNUSABLE"
+	check_signature "$TMP_TREE" || return "$EXIT_IMAGE_UNUSABLE"
+	local entry words
+	for entry in "${CFG_ADDITIONAL[@]}"; do
+		read -ra words <<<"$entry"
+		check_signature "$TMP_TREE" "${words[0]}" || return "$EXIT_IMAGE_UNUSABLE"
+	done
 	# Date-free, so the same image gives the same record.
 	{
 		printf '# What day1kmod extracted into this directory.\n'
@@ -194,32 +407,50 @@ finish_tree() {
 		printf 'image=%s\n' "$CFG_IMAGE"
 		printf 'reference=%s\n' "$ref"
 		printf 'digest=%s\n' "$digest"
+		printf 'tag_digest=%s\n' "$TAG_DIGEST"
 		printf 'kernel=%s\n' "$KVER"
 		printf 'module=%s\n' "$CFG_MODULE"
 		printf 'firmware_path=%s\n' "$CFG_FIRMWARE_PATH"
 	} >"$(record_file "$TMP_TREE")" || return 1
+	write_manifest "$TMP_TREE" || return 1
 	chmod 0755 "$TMP_TREE" || return 1
 }
 
-# commit_tree: rename TMP_TREE to TREE. A stale tree (extracted for another
-# image) is first moved aside under a temporary name, so TREE is at every
-# moment either absent or whole.
+# commit_tree: put TMP_TREE in place as TREE, atomically. TREE is a
+# symlink to the tree's own directory (.tree-K.XXXXXX): the tree is renamed
+# to that name, then a new link to it replaces the old link by one rename(2).
+# After a power loss at any point TREE names the old tree, whole, or the new
+# one, whole; what is left over (.tmp-*, .link-*, an unreferenced .tree-*)
+# the next fetch removes. A TREE that is still a directory (written before
+# trees were linked) is moved aside first: only then is there a moment
+# without a tree, which the next fetch fills.
 commit_tree() {
-	local old=""
-	# Data first, then the rename: after a power loss the final path never
+	local id final link old=""
+	id="${TMP_TREE##*/.tmp-}"
+	final="${NAME_DIR}/.tree-${id}"
+	link="${NAME_DIR}/.link-${id}"
+	# Data first, then the renames: after a power loss the final path never
 	# names a tree whose files were not written out yet.
 	sync -f "$TMP_TREE" || return 1
-	if [[ -e "$TREE" ]]; then
-		old="${NAME_DIR}/.tmp-${KVER}.replaced"
-		rm -rf -- "$old"
-		mv -T -- "$TREE" "$old" || return 1
+	mv -T -- "$TMP_TREE" "$final" || return 1
+	TMP_TREE="$final" # removed by the caller if what follows fails
+	sync -f "$NAME_DIR" || return 1
+	if [[ -L "$TREE" ]]; then
+		old="$(readlink -- "$TREE")"
+	elif [[ -e "$TREE" ]]; then
+		old=".tree-${KVER}.dir"
+		rm -rf -- "${NAME_DIR:?}/${old}"
+		mv -T -- "$TREE" "${NAME_DIR}/${old}" || return 1
 	fi
-	mv -T -- "$TMP_TREE" "$TREE" || return 1
+	ln -s -- "${final##*/}" "$link" || return 1
+	mv -T -- "$link" "$TREE" || return 1
 	TMP_TREE=""
-	if [[ -n "$old" ]]; then
-		rm -rf -- "$old"
+	rm -f -- "$(damaged_marker)"
+	sync -f "$NAME_DIR" || true
+	if [[ "$old" == .tree-* && "$old" != */* ]]; then
+		rm -rf -- "${NAME_DIR:?}/${old}"
 	fi
-	log "modules for kernel $KVER are in $TREE"
+	log "modules for kernel $KVER are in $TREE (-> ${final##*/})"
 }
 
 # fetch_once REF: one attempt: pull (unless an earlier attempt of this run
@@ -228,6 +459,7 @@ commit_tree() {
 # why), EXIT_IMAGE_UNUSABLE when the image cannot work.
 fetch_once() {
 	local ref="$1" status=0
+	FETCH_ERROR=""
 	if [[ -z "$IMAGE_REF" ]]; then
 		if ! pull_image "$ref"; then
 			FETCH_ERROR="could not pull image '$ref'"
@@ -252,7 +484,7 @@ fetch_once() {
 		TMP_TREE=""
 		if ((status == EXIT_IMAGE_UNUSABLE)); then
 			FETCH_ERROR="image '$ref' (digest $DIGEST) cannot work for kernel $KVER: see the error above"
-		else
+		elif [[ -z "$FETCH_ERROR" ]]; then
 			FETCH_ERROR="could not extract the module from image '$ref' into $NAME_DIR"
 		fi
 		return "$status"
@@ -317,22 +549,33 @@ main() {
 	fi
 
 	trap cleanup EXIT
+	if [[ -d "$NAME_DIR" ]]; then
+		remove_stale_temp_dirs
+	fi
 	state="$(tree_state)"
-	if [[ "$state" == current ]]; then
-		PULL_RESULT=current
-		status_set pull_result=current pull_reason="modules for kernel $KVER are on disk at $TREE"
-		log "modules for kernel $KVER are already on disk at $TREE: nothing to fetch"
-		exit 0
-	fi
-	if [[ "$state" == stale ]]; then
-		log "the tree at $TREE was extracted from image '$(record_get "$TREE" image)'; the config now names '$CFG_IMAGE': replacing it"
-	fi
-
-	mkdir -p "$NAME_DIR"
-	remove_stale_temp_dirs
 	local ref
 	ref="$(resolve_image)"
 	load_proxy_env
+	if [[ "$state" == current ]]; then
+		# Started by the gate of a boot whose tree is current: only the
+		# registry's answer about the tag can make this fetch do anything.
+		if ! tag_moved "$ref"; then
+			PULL_RESULT=current
+			status_set pull_result=current pull_reason="modules for kernel $KVER are on disk at $TREE"
+			log "modules for kernel $KVER are already on disk at $TREE: nothing to fetch"
+			exit 0
+		fi
+		status_set pull_result=fetching pull_reason="image tag '$ref' now points to $TAG_DIGEST, the tree has $(record_get "$TREE" digest): fetching the new image"
+	elif [[ "$ref" != *@* ]]; then
+		TAG_DIGEST="$(registry_digest "$ref")"
+	fi
+	if [[ "$state" == stale ]]; then
+		log "the tree at $TREE was extracted from image '$(record_get "$TREE" image)'; the config now names '$CFG_IMAGE': replacing it"
+	elif [[ "$state" == damaged ]]; then
+		warn "the tree at $TREE is damaged ($(tree_why_damaged)): extracting it again"
+	fi
+
+	mkdir -p "$NAME_DIR"
 
 	while :; do
 		attempt=$((attempt + 1))

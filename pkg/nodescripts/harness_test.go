@@ -1,7 +1,10 @@
 package nodescripts
 
 import (
+	"bytes"
+	"compress/gzip"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +31,9 @@ var (
 // Modules every fake host kernel has in-tree.
 var hostModules = []string{"ice", "irdma", "e1000e"}
 
+// Symbols every fake host kernel exports itself (vmlinux).
+var hostKernelSymbols = []string{"printk", "kmalloc", "request_firmware"}
+
 type node struct {
 	t      *testing.T
 	root   string // DAY1KMOD_ROOT
@@ -42,10 +48,25 @@ func newNode(t *testing.T, kernel string, loaded ...string) *node {
 	n := &node{t: t, root: filepath.Join(dir, "root"), fake: filepath.Join(dir, "fake")}
 	n.mkdir(n.fake)
 	for _, k := range []string{k1, k2} {
+		moddir := filepath.Join(n.root, "lib/modules", k)
 		for _, m := range hostModules {
-			n.writeModule(filepath.Join(n.root, "lib/modules", k), "kernel/drivers/net/"+m+".ko",
+			n.writeModule(moddir, "kernel/drivers/net/"+m+".ko",
 				moduleFile{vermagic: k + " SMP preempt mod_unload modversions", version: "in-tree", srcversion: "INTREE" + strings.ToUpper(m)})
 		}
+		// An in-tree module others depend on, the kernel's exported
+		// symbols (RHCOS ships them as symvers.gz) and its built-in modules.
+		n.writeModule(moddir, "kernel/drivers/infiniband/core/ib_core.ko",
+			moduleFile{vermagic: k + " SMP preempt mod_unload modversions", version: "in-tree", srcversion: "INTREEIBCORE", exports: "ib_register_device ib_unregister_device"})
+		var symvers bytes.Buffer
+		zw := gzip.NewWriter(&symvers)
+		for _, sym := range hostKernelSymbols {
+			fmt.Fprintf(zw, "0x12345678\t%s\tvmlinux\tEXPORT_SYMBOL\n", sym)
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		n.write(filepath.Join(moddir, "symvers.gz"), symvers.String())
+		n.write(filepath.Join(moddir, "modules.builtin"), "kernel/drivers/net/mii.ko\n")
 	}
 	n.boot(kernel, loaded...)
 	return n
@@ -82,14 +103,17 @@ func exists(p string) bool {
 
 // moduleFile is a fake .ko: key=value text that the fake modinfo and
 // modprobe read.
-type moduleFile struct{ vermagic, version, srcversion string }
+// needs and exports are space-separated symbols (for the fake depmod);
+// signer is empty for an unsigned module.
+type moduleFile struct{ vermagic, version, srcversion, needs, exports, signer string }
 
 // writeModule writes a module file under moddir (lib/modules/K) and, unless
 // noDep, lists it in modules.dep.
 func (n *node) writeModule(moddir, rel string, m moduleFile, noDep ...bool) {
 	n.t.Helper()
 	n.write(filepath.Join(moddir, rel),
-		"vermagic="+m.vermagic+"\nversion="+m.version+"\nsrcversion="+m.srcversion+"\n")
+		"vermagic="+m.vermagic+"\nversion="+m.version+"\nsrcversion="+m.srcversion+"\n"+
+			"needs="+m.needs+"\nexports="+m.exports+"\nsigner="+m.signer+"\n")
 	if len(noDep) > 0 && noDep[0] {
 		return
 	}
@@ -135,11 +159,18 @@ type image struct {
 	noDepBin   bool              // modules.dep but no modules.dep.bin
 	firmware   map[string]string // path inside the image -> content
 	symlinks   map[string]string // path inside the image -> link target
+	needs      string            // symbols the module needs (space-separated)
+	signer     string            // who signed the module; empty: unsigned
+}
+
+// imageRoot is the file system of image ref in the fake registry.
+func (n *node) imageRoot(ref string) string {
+	return filepath.Join(n.fake, "registry", strings.NewReplacer("/", "_", ":", "_", "@", "_").Replace(ref), "rootfs")
 }
 
 func (n *node) addImage(ref, digest string, img image) {
 	n.t.Helper()
-	dir := filepath.Join(n.fake, "registry", strings.NewReplacer("/", "_", ":", "_", "@", "_").Replace(ref))
+	dir := filepath.Dir(n.imageRoot(ref))
 	n.write(filepath.Join(dir, "digest"), digest+"\n")
 	n.mkdir(filepath.Join(dir, "rootfs/opt/lib/modules"))
 	if img.module == "" {
@@ -155,7 +186,7 @@ func (n *node) addImage(ref, digest string, img image) {
 		}
 		for _, m := range append([]string{img.module}, img.extra...) {
 			n.writeModule(filepath.Join(dir, "rootfs/opt/lib/modules", k), "extra/"+m+".ko",
-				moduleFile{vermagic: vm + " SMP preempt mod_unload modversions", version: img.version, srcversion: oot(m, img.version)}, img.noDep)
+				moduleFile{vermagic: vm + " SMP preempt mod_unload modversions", version: img.version, srcversion: oot(m, img.version), needs: img.needs, signer: img.signer}, img.noDep)
 		}
 	}
 	if img.noDepBin {
@@ -169,6 +200,7 @@ func (n *node) addImage(ref, digest string, img image) {
 		n.write(filepath.Join(dir, "rootfs", p), c)
 	}
 	for p, target := range img.symlinks {
+		n.mkdir(filepath.Dir(filepath.Join(dir, "rootfs", p)))
 		if err := os.Symlink(target, filepath.Join(dir, "rootfs", p)); err != nil {
 			n.t.Fatal(err)
 		}
@@ -424,9 +456,25 @@ func (n *node) wantReboots(want int) {
 	}
 }
 
-// temps lists the temporary trees left in the state directory of name.
+// temps lists the temporary trees and links left in the state directory
+// of name, and the trees no link names.
 func (n *node) temps(name string) []string {
 	m, _ := filepath.Glob(n.state(name, ".tmp-*"))
+	l, _ := filepath.Glob(n.state(name, ".link-*"))
+	m = append(m, l...)
+	used := map[string]bool{}
+	links, _ := filepath.Glob(n.state(name, "*"))
+	for _, p := range links {
+		if t, err := os.Readlink(p); err == nil {
+			used[t] = true
+		}
+	}
+	trees, _ := filepath.Glob(n.state(name, ".tree-*"))
+	for _, p := range trees {
+		if !used[filepath.Base(p)] {
+			m = append(m, p)
+		}
+	}
 	return m
 }
 
@@ -502,5 +550,15 @@ func (n *node) wantStatus(name string, want map[string]string) {
 		if got[k] != v {
 			n.t.Errorf("status %s=%q, want %q (all: %v)", k, got[k], v, got)
 		}
+	}
+}
+
+// reManifest writes the manifest of the tree at dir again, as the fetch
+// would have for what it holds now: a test that changes a tree on purpose
+// (to reach the load's later checks) keeps it consistent.
+func (n *node) reManifest(dir string) {
+	n.t.Helper()
+	if out, err := exec.Command("bash", "-c", `set -euo pipefail; . ./lib.sh; write_manifest "$1"`, "bash", dir).CombinedOutput(); err != nil {
+		n.t.Fatalf("write_manifest %s: %v\n%s", dir, err, out)
 	}
 }

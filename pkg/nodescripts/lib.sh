@@ -23,6 +23,13 @@ DAY1KMOD_STATE_DIR="${DAY1KMOD_ROOT}/var/lib/day1kmod"
 # nodescripts.RunDir in Go.
 DAY1KMOD_RUN_DIR="${DAY1KMOD_ROOT}/run/day1kmod"
 
+# Where the load installs the firmware of every Day1KernelModule, the
+# kernel's firmware search path (firmware_class.path) when day1kmod sets it;
+# without the test root (the kernel reads it). A dot name: no
+# Day1KernelModule name starts with one. nodescripts.FirmwareDir.
+# shellcheck disable=SC2034 # read by load.sh
+FIRMWARE_DIR=/var/lib/day1kmod/.firmware
+
 # The literal an image reference may carry in place of the kernel version.
 KERNEL_PLACEHOLDER="\${KERNEL_FULL_VERSION}"
 
@@ -42,7 +49,9 @@ CFG_ADDITIONAL=() # one "MODULE [PARAM...]" word list per additional module, in 
 # Derived by day1kmod_init.
 KVER=""     # running kernel, `uname -r`
 NAME_DIR="" # ${DAY1KMOD_STATE_DIR}/N
-TREE=""     # ${NAME_DIR}/K: what `modprobe -d` is pointed at
+TREE=""     # ${NAME_DIR}/K: what `modprobe -d` is pointed at; a symlink to
+# the tree's directory ${NAME_DIR}/.tree-K.XXXXXX, so the fetch replaces a
+# tree by one rename
 
 # ---------------------------------------------------------------- logging
 
@@ -204,20 +213,117 @@ record_get() {
 	record_get_file "$file" "$2"
 }
 
-# tree_state: print "absent", "current", or "stale" for TREE. A tree is
-# stale when it was extracted for another image, module or firmware path than
-# the config now names (the user changed the Day1KernelModule): it is then
-# not loaded, and the fetch replaces it. The final path only ever holds a whole
-# tree (the fetch renames it into place), so existence means complete.
+# tree_state: print "absent", "current", "stale" or "damaged" for TREE. A
+# tree is stale when it was extracted for another image, module or firmware
+# path than the config now names (the user changed the Day1KernelModule),
+# damaged when a file of its manifest is missing or has another size (or the
+# load found one of another content on this boot): it is then not loaded,
+# and the fetch replaces it. The final path only ever names a whole tree
+# (the fetch switches its link by a rename), so existence means complete.
 tree_state() {
 	if [[ ! -d "$TREE" ]]; then
 		echo absent
-	elif [[ "$(record_get "$TREE" image)" == "$CFG_IMAGE" &&
-		"$(record_get "$TREE" module)" == "$CFG_MODULE" &&
-		"$(record_get "$TREE" firmware_path)" == "$CFG_FIRMWARE_PATH" ]]; then
-		echo current
-	else
+	elif [[ "$(record_get "$TREE" image)" != "$CFG_IMAGE" ||
+		"$(record_get "$TREE" module)" != "$CFG_MODULE" ||
+		"$(record_get "$TREE" firmware_path)" != "$CFG_FIRMWARE_PATH" ]]; then
 		echo stale
+	elif [[ -e "$(damaged_marker)" || -n "$(tree_damage "$TREE")" ]]; then
+		echo damaged
+	else
+		echo current
+	fi
+}
+
+# The marker by which the load tells the gate and the fetch, on this boot,
+# that the tree's content does not match its manifest; it holds why.
+damaged_marker() { printf '%s/%s.tree-damaged\n' "$DAY1KMOD_RUN_DIR" "$CFG_NAME"; }
+
+# tree_why_damaged: why tree_state says damaged (the load's finding on
+# this boot, or the cheap check's).
+tree_why_damaged() {
+	local why=""
+	if [[ -f "$(damaged_marker)" ]]; then
+		IFS= read -r why <"$(damaged_marker)" || true
+	fi
+	printf '%s\n' "${why:-$(tree_damage "$TREE")}"
+}
+
+# ---------------------------------------------------------------- manifest
+
+# The manifest of a tree: one line per regular file below lib/modules and
+# firmware, "SHA256 SIZE PATH" (PATH relative to the tree), written by the
+# fetch with the tree and checked by the load before it unloads anything.
+manifest_file() { printf '%s/manifest\n' "$1"; }
+
+# write_manifest DIR: write DIR's manifest.
+write_manifest() {
+	local dir="$1" size path hash
+	local -A sizes=()
+	local -a paths=() tops=()
+	for path in lib/modules firmware; do
+		if [[ -d "${dir}/${path}" ]]; then
+			tops+=("$path")
+		fi
+	done
+	((${#tops[@]} > 0)) || return 1
+	while IFS= read -r -d '' size && IFS= read -r -d '' path; do
+		sizes["$path"]="$size"
+		paths+=("$path")
+	done < <(cd "$dir" && find "${tops[@]}" -type f -printf '%s\0%p\0')
+	{
+		printf '# sha256 size path of each file day1kmod extracted into this tree\n'
+		if ((${#paths[@]} > 0)); then
+			printf '%s\0' "${paths[@]}" | (cd "$dir" && xargs -0 sha256sum --) |
+				while read -r hash path; do
+					printf '%s %s %s\n' "$hash" "${sizes[$path]}" "$path"
+				done
+		fi
+	} >"$(manifest_file "$dir")"
+}
+
+# tree_damage TREE [full]: print why TREE does not hold what its manifest
+# lists (a file missing, not a regular file, or of another size; with
+# "full", also of another content, which reads every file), or nothing.
+tree_damage() {
+	local tree="$1" full="${2:-}" manifest line hash size path have i
+	local -a paths=() lens=() hashes=() bad=()
+	manifest="$(manifest_file "$tree")"
+	if [[ ! -f "$manifest" ]]; then
+		echo "it has no manifest ($manifest)"
+		return 0
+	fi
+	while IFS= read -r line || [[ -n "$line" ]]; do
+		[[ -n "$line" && "$line" != \#* ]] || continue
+		hash="${line%% *}"
+		line="${line#* }"
+		size="${line%% *}"
+		path="${line#* }"
+		if [[ ! -f "${tree}/${path}" || -L "${tree}/${path}" ]]; then
+			bad+=("${path} is missing or not a regular file")
+			continue
+		fi
+		paths+=("$path")
+		lens+=("$size")
+		hashes+=("$hash")
+	done <"$manifest"
+	if ((${#paths[@]} > 0)); then
+		i=0
+		while IFS= read -r have; do
+			if [[ "$have" != "${lens[i]}" ]]; then
+				bad+=("${paths[i]} has $have bytes, ${lens[i]} when extracted")
+			fi
+			i=$((i + 1))
+		done < <(printf '%s\0' "${paths[@]}" | (cd "$tree" && xargs -0 stat -c '%s' --))
+		if [[ -n "$full" && ${#bad[@]} -eq 0 ]]; then
+			while IFS= read -r line; do
+				bad+=("${line%: FAILED*} does not match its sha256")
+			done < <(for ((i = 0; i < ${#paths[@]}; i++)); do
+				printf '%s  %s\n' "${hashes[i]}" "${paths[i]}"
+			done | (cd "$tree" && sha256sum -c --quiet 2>/dev/null || true) | grep ': FAILED' || true)
+		fi
+	fi
+	if ((${#bad[@]} > 0)); then
+		list_some "${bad[@]}"
 	fi
 }
 
@@ -226,19 +332,153 @@ tree_state() {
 # The kernel treats "-" and "_" in module names as the same character:
 # names are compared as ${name//-/_}.
 
-# find_module_file DIR NAME: print the path of NAME's .ko file under DIR
-# (compressed or not), or nothing.
+# The endings of a module file (nodescripts.ModuleFileSuffixes).
+MODULE_SUFFIXES=(.ko .ko.xz .ko.zst .ko.gz)
+
+# find_module_file DIR NAME: print the path of NAME's module file under DIR
+# (one of MODULE_SUFFIXES, as nodescripts.ModuleOfFile), or nothing.
 find_module_file() {
-	local dir="$1" want="${2//-/_}" f base
+	local dir="$1" want="${2//-/_}" f base s
 	[[ -d "$dir" ]] || return 0
 	while IFS= read -r -d '' f; do
 		base="${f##*/}"
-		base="${base%%.ko*}"
-		if [[ "${base//-/_}" == "$want" ]]; then
-			printf '%s\n' "$f"
+		for s in "${MODULE_SUFFIXES[@]}"; do
+			[[ "$base" == ?*"$s" ]] || continue
+			base="${base%"$s"}"
+			if [[ "${base//-/_}" == "$want" ]]; then
+				printf '%s\n' "$f"
+				return 0
+			fi
+			break
+		done
+	done < <(find "$dir" \( -name '*.ko' -o -name '*.ko.xz' -o -name '*.ko.zst' -o -name '*.ko.gz' \) -print0)
+}
+
+# ---------------------------------------------------------------- what an image may hold
+
+# What the node extracts for one kernel at most, in bytes: the regular files
+# of /opt/lib/modules/K and of the firmware directory together
+# (nodescripts.MaxTreeBytes; a test holds the two equal).
+# shellcheck disable=SC2034 # read by fetch.sh
+MAX_TREE_BYTES=2147483648
+
+# tree_entry_refused REL KIND TARGET: print why the extraction refuses the
+# entry REL (below its tree's root) of KIND (file, dir, symlink, char, block,
+# fifo, socket) and symlink TARGET, or nothing when it is copied: regular
+# files, directories and symlinks that stay inside the tree. An absolute
+# target would name the host's files once the tree is on the node. Same
+# rule as nodescripts.TreeEntryRefused, one table: testdata/tree-entries.tsv.
+tree_entry_refused() {
+	local rel="$1" kind="$2" target="$3" dir part
+	local -a parts=() stack=()
+	case "$kind" in
+	file | dir) ;;
+	symlink)
+		if [[ "$target" == /* ]]; then
+			echo "absolute: the tree moves on the node"
 			return 0
 		fi
-	done < <(find "$dir" \( -name '*.ko' -o -name '*.ko.*' \) -print0)
+		dir=""
+		if [[ "$rel" == */* ]]; then
+			dir="${rel%/*}"
+		fi
+		IFS=/ read -ra parts <<<"${dir}/${target}"
+		for part in "${parts[@]}"; do
+			case "$part" in
+			"" | .) ;;
+			..)
+				if ((${#stack[@]} == 0)); then
+					echo "points outside the tree"
+					return 0
+				fi
+				unset 'stack[-1]'
+				;;
+			*) stack+=("$part") ;;
+			esac
+		done
+		;;
+	char) echo "a character device" ;;
+	block) echo "a block device" ;;
+	fifo) echo "a FIFO" ;;
+	socket) echo "a socket" ;;
+	*) echo "not a regular file, directory or symlink" ;;
+	esac
+}
+
+# image_path_link MNT PATH: print "P -> TARGET" for the first component P of
+# the absolute PATH that is a symlink in the image mounted at MNT, or nothing.
+# Following one would leave the image for the host's own files.
+image_path_link() {
+	local mnt="$1" p="" part
+	local -a parts=()
+	IFS=/ read -ra parts <<<"${2#/}"
+	for part in "${parts[@]}"; do
+		[[ -n "$part" ]] || continue
+		p+="/$part"
+		if [[ -L "${mnt}${p}" ]]; then
+			printf '%s -> %s\n' "$p" "$(readlink -- "${mnt}${p}")"
+			return 0
+		fi
+	done
+}
+
+# scan_tree DIR SHOWN: check every entry below DIR (SHOWN: DIR's path in the
+# image, for the messages) with tree_entry_refused; a symlink must also
+# resolve, as the kernel would follow it, inside DIR (a chain of links that
+# are each inside may still lead out). Adds each refused entry to
+# SCAN_REFUSED and the regular files' sizes to SCAN_BYTES.
+SCAN_REFUSED=()
+SCAN_BYTES=0
+scan_tree() {
+	local dir="$1" shown="$2" top kind rel link size why real
+	top="$(realpath -e -- "$dir")" || return 1
+	while IFS= read -r -d '' kind && IFS= read -r -d '' rel && IFS= read -r -d '' link && IFS= read -r -d '' size; do
+		why=""
+		case "$kind" in
+		f) SCAN_BYTES=$((SCAN_BYTES + size)) ;;
+		d) ;;
+		l) kind=symlink ;;
+		c) kind=char ;;
+		b) kind=block ;;
+		p) kind=fifo ;;
+		s) kind=socket ;;
+		*) kind=other ;;
+		esac
+		if [[ "$rel" == *$'\n'* ]]; then
+			why="a name with a newline"
+		elif [[ "$kind" != [fd] ]]; then
+			why="$(tree_entry_refused "$rel" "$kind" "$link")"
+		fi
+		if [[ -z "$why" && "$kind" == symlink ]]; then
+			# -e fails on a dangling link (harmless: -m then) and on a loop.
+			if ! real="$(LC_ALL=C realpath -e -- "${dir}/${rel}" 2>&1)"; then
+				if [[ "$real" == *"Too many levels of symbolic links"* ]]; then
+					why="a loop of symlinks"
+				fi
+				real="$(realpath -m -- "${dir}/${rel}")"
+			fi
+			if [[ -z "$why" && "$real" != "$top" && "$real" != "$top"/* ]]; then
+				why="resolves outside the tree through another symlink"
+			fi
+		fi
+		if [[ -n "$why" && "$kind" == symlink ]]; then
+			SCAN_REFUSED+=("${shown}/${rel} -> ${link} (${why})")
+		elif [[ -n "$why" ]]; then
+			SCAN_REFUSED+=("${shown}/${rel} (${why})")
+		fi
+	done < <(find "$dir" -mindepth 1 -printf '%y\0%P\0%l\0%s\0')
+}
+
+# list_some ITEM...: the first five items, comma-separated, and how many more.
+list_some() {
+	local out="" i
+	for ((i = 0; i < $# && i < 5; i++)); do
+		out+="${out:+, }${*:i+1:1}"
+	done
+	if (($# > 5)); then
+		out+=" and $(($# - 5)) more"
+	fi
+	printf '%s\n' "$out"
 }
 
 # module_field BASE NAME FIELD: modinfo FIELD of NAME in BASE's tree for the
@@ -263,6 +503,44 @@ check_vermagic() {
 		error "module '$CFG_MODULE' was built for kernel '${built_for:-unknown}' but the running kernel is '$KVER' (vermagic '$vermagic')"
 		return 1
 	fi
+}
+
+# sig_enforced: print why the running kernel refuses unsigned modules
+# (module.sig_enforce=1, or lockdown in integrity or confidentiality mode,
+# as with Secure Boot on RHEL), or nothing (and return 1) when it does not.
+sig_enforced() {
+	local v="" lockdown=""
+	if [[ -r "${DAY1KMOD_ROOT}/sys/module/module/parameters/sig_enforce" ]]; then
+		IFS= read -r v <"${DAY1KMOD_ROOT}/sys/module/module/parameters/sig_enforce" || true
+	fi
+	if [[ "$v" == Y ]]; then
+		echo "module.sig_enforce is set"
+		return 0
+	fi
+	if [[ -r "${DAY1KMOD_ROOT}/sys/kernel/security/lockdown" ]]; then
+		IFS= read -r lockdown <"${DAY1KMOD_ROOT}/sys/kernel/security/lockdown" || true
+	fi
+	if [[ "$lockdown" == *"[integrity]"* || "$lockdown" == *"[confidentiality]"* ]]; then
+		echo "the kernel is locked down (${lockdown})"
+		return 0
+	fi
+	return 1
+}
+
+# check_signature BASE [MODULE]: where the running kernel enforces module
+# signatures, the module (default: the config's) in BASE is signed; the kernel would refuse it
+# otherwise, after the in-tree driver was unloaded. Whether its key is
+# enrolled cannot be told here: the kernel says so when it loads it (and the
+# load rolls back).
+check_signature() {
+	local why signer m="${2:-$CFG_MODULE}"
+	why="$(sig_enforced)" || return 0
+	signer="$(module_field "$1" "$m" signer)"
+	if [[ -z "$signer" ]]; then
+		error "module '$m' in $1 is not signed, and the running kernel refuses unsigned modules ($why)"
+		return 1
+	fi
+	log "module '$m' is signed by '$signer' (the kernel enforces signatures: $why)"
 }
 
 # module_loaded NAME: NAME is in /proc/modules.
@@ -350,7 +628,9 @@ run_limited() {
 	"$@" &
 	pid=$!
 	(
-		while (($(now) < deadline)); do
+		# Killed below when the command ends, maybe while date writes to
+		# its pipe: that date's "write error: Broken pipe" is noise.
+		while (($(now 2>/dev/null) < deadline)); do
 			pause 1
 		done
 		kill -USR1 "$me" 2>/dev/null
@@ -501,7 +781,7 @@ status_set() {
 # the trees of older kernels and the reboot stamps of every kernel but those
 # two. Only entries of NAME_DIR are touched.
 prune_trees() {
-	local d k keep="" entry stamp_kernel
+	local d k keep="" entry stamp_kernel target
 	[[ -d "$NAME_DIR" ]] || return 0
 	for d in "$NAME_DIR"/*/; do
 		d="${d%/}"
@@ -516,7 +796,15 @@ prune_trees() {
 		k="${d##*/}"
 		[[ -d "$d" && "$k" != "$KVER" && "$k" != "$keep" ]] || continue
 		log "removing the tree of kernel $k ($d): neither the running kernel $KVER nor the previous one${keep:+ ($keep)}"
-		rm -rf -- "$d"
+		if [[ -L "$d" ]]; then
+			target="$(readlink -- "$d")"
+			rm -f -- "$d"
+			if [[ "$target" == .tree-* && "$target" != */* ]]; then
+				rm -rf -- "${NAME_DIR:?}/${target}"
+			fi
+		else
+			rm -rf -- "$d"
+		fi
 	done
 	for entry in "$NAME_DIR"/rebooted-*; do
 		[[ -f "$entry" ]] || continue

@@ -49,7 +49,9 @@ var lifecycle = []struct {
 		n.wantModule("ice", "oot 1.2.3-oot")
 		r = n.run("pull.sh", conf)
 		n.wantCode(r, 0)
-		n.wantCalls(r, "systemctl")
+		// Only the background check of the tag (the fake runs it at once).
+		n.wantCalls(r, "systemctl", startFetch)
+		n.wantCalls(r, "podman")
 		n.wantCalls(r, "sleep")
 		n.wantStatus("ice", map[string]string{"pull_result": "current", "reboot_pending": "no", "loaded": "oot", "load_result": "loaded"})
 	}},

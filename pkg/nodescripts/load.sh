@@ -30,6 +30,7 @@ LOAD_BUDGET=200
 ROLLBACK_BUDGET=70
 # Each step's own limit, cut to what is left of its phase's budget (and
 # LIMIT_MODINFO of lib.sh for each modinfo).
+LIMIT_VERIFY=60   # checking the tree against its manifest (reads every file)
 LIMIT_FIRMWARE=60 # copying the firmware files
 LIMIT_LABEL=30    # chcon of the tree
 LIMIT_SETTLE=60   # udevadm settle: udev's coldplug queue
@@ -128,10 +129,12 @@ reload_removed() {
 	done
 }
 
-# install_firmware: copy the tree's firmware files where the kernel's
-# firmware loader looks. /lib/firmware is read-only on RHCOS, so the custom
-# search path of firmware_class is used: the one already set (another
-# module may have set it) or /var/lib/firmware.
+# install_firmware: install the tree's firmware files where the kernel's
+# firmware loader looks: FIRMWARE_DIR, in day1kmod's own state, which it
+# sets as the kernel's custom firmware search path (/lib/firmware is
+# read-only on RHCOS). A path already set to another directory belongs to
+# someone else: day1kmod never writes there, and keeps the in-tree driver
+# rather than load a module whose firmware the kernel would not find.
 install_firmware() {
 	local param="${DAY1KMOD_ROOT}/sys/module/firmware_class/parameters/path"
 	local fwdir=""
@@ -142,14 +145,105 @@ install_firmware() {
 	fi
 	IFS= read -r fwdir <"$param" || true
 	if [[ -z "$fwdir" ]]; then
-		fwdir=/var/lib/firmware
-		log "setting the kernel's custom firmware path to $fwdir"
-		printf '%s' "$fwdir" >"$param" || return 1
+		log "setting the kernel's custom firmware path to $FIRMWARE_DIR"
+		printf '%s' "$FIRMWARE_DIR" >"$param" || return 1
+	elif [[ "${fwdir%/}" != "$FIRMWARE_DIR" ]]; then
+		error "the kernel's custom firmware path (firmware_class.path) is set to '$fwdir' by someone else: day1kmod installs firmware only in its own $FIRMWARE_DIR, and the kernel would not look there"
+		return 1
 	fi
-	log "copying firmware from ${TREE}/firmware to $fwdir"
-	mkdir -p "${DAY1KMOD_ROOT}${fwdir}" || return 1
-	limited "$LIMIT_FIRMWARE" "copying the firmware" \
-		cp -R --preserve=mode,timestamps "${TREE}/firmware/." "${DAY1KMOD_ROOT}${fwdir}/" || return 1
+	log "installing the firmware of '$CFG_NAME' from ${TREE}/firmware into $FIRMWARE_DIR"
+	limited "$LIMIT_FIRMWARE" "installing the firmware" copy_firmware
+}
+
+# firmware_list NAME: the firmware files (paths below FIRMWARE_DIR) the load
+# of Day1KernelModule NAME installed, one a line: who owns what.
+firmware_list() { printf '%s/%s/firmware.list\n' "$DAY1KMOD_STATE_DIR" "$1"; }
+
+# same_content A B: files A and B hold the same bytes.
+same_content() {
+	local a b
+	a="$(sha256sum <"$1")" && b="$(sha256sum <"$2")" && [[ "$a" == "$b" ]]
+}
+
+# copy_firmware: copy every firmware file of the tree (a symlink inside the
+# tree as the file it names: no link is installed) into FIRMWARE_DIR. A file
+# another Day1KernelModule installed with other content is a collision:
+# refused, naming both. Files are written to a temporary name and renamed
+# into place, and no directory on the way may be a symlink, so nothing is
+# written through a link. Files this module installed before and no longer
+# has are removed, unless another module lists them too.
+copy_firmware() {
+	local dst="${DAY1KMOD_ROOT}${FIRMWARE_DIR}" rel src list other owner dir p part
+	local -a rels=() collisions=() parts=()
+	local -A mine=()
+	list="$(firmware_list "$CFG_NAME")"
+	for p in "$DAY1KMOD_STATE_DIR" "$dst"; do
+		if [[ -L "$p" ]]; then
+			error "$p is a symlink: not writing firmware through it"
+			return 1
+		fi
+	done
+	mkdir -p -- "$dst" || return 1
+	while IFS= read -r -d '' rel; do
+		src="${TREE}/firmware/${rel}"
+		[[ -f "$src" ]] || continue
+		rels+=("$rel")
+		mine["$rel"]=1
+		for other in "$DAY1KMOD_STATE_DIR"/*/firmware.list; do
+			[[ -f "$other" && "$other" != "$list" ]] || continue
+			owner="${other%/firmware.list}"
+			owner="${owner##*/}"
+			if grep -Fxq -- "$rel" "$other" && [[ -e "${dst}/${rel}" ]] && ! same_content "$src" "${dst}/${rel}"; then
+				collisions+=("${rel} (installed by '${owner}', another content in '${CFG_NAME}')")
+			fi
+		done
+	done < <(cd "${TREE}/firmware" && find . \( -type f -o -type l \) -printf '%P\0' | sort -z)
+	if ((${#collisions[@]} > 0)); then
+		error "firmware files of '$CFG_NAME' collide with those of other Day1KernelModules: $(list_some "${collisions[@]}")"
+		return 1
+	fi
+	for rel in "${rels[@]}"; do
+		dir="$dst"
+		parts=()
+		if [[ "$rel" == */* ]]; then
+			IFS=/ read -ra parts <<<"${rel%/*}"
+		fi
+		for part in "${parts[@]}"; do
+			dir+="/$part"
+			if [[ -L "$dir" ]]; then
+				error "$dir is a symlink: not writing firmware through it"
+				return 1
+			fi
+			if [[ ! -d "$dir" ]]; then
+				mkdir -- "$dir" || return 1
+			fi
+		done
+		cp -L --preserve=mode,timestamps -- "${TREE}/firmware/${rel}" "${dst}/${rel}.day1kmod-new" || return 1
+		mv -fT -- "${dst}/${rel}.day1kmod-new" "${dst}/${rel}" || return 1
+	done
+	local -a before=()
+	if [[ -f "$list" ]]; then
+		mapfile -t before <"$list"
+	fi
+	for rel in "${before[@]}"; do
+		[[ -n "$rel" && -z "${mine[$rel]:-}" ]] || continue
+		owner=""
+		for other in "$DAY1KMOD_STATE_DIR"/*/firmware.list; do
+			if [[ "$other" != "$list" ]] && grep -Fxq -- "$rel" "$other"; then
+				owner=1
+			fi
+		done
+		if [[ -z "$owner" && "$rel" != */../* && "$rel" != ../* ]]; then
+			log "removing firmware file $rel that '$CFG_NAME' no longer has"
+			rm -f -- "${dst}/${rel}"
+		fi
+	done
+	if ((${#rels[@]} > 0)); then
+		printf '%s\n' "${rels[@]}" >"${list}.new"
+	else
+		: >"${list}.new"
+	fi
+	mv -f -- "${list}.new" "$list"
 }
 
 # label_modules: with SELinux (RHCOS) the kernel checks the label of a module
@@ -222,6 +316,15 @@ fail_load() {
 	die "$msg"
 }
 
+# refuse_damaged WHY: the tree is damaged: keep the in-tree driver, tell
+# the gate (which fetches it again on this boot) by the marker, fail loudly.
+refuse_damaged() {
+	if ! { mkdir -p "$DAY1KMOD_RUN_DIR" && printf '%s\n' "$1" >"$(damaged_marker)"; }; then
+		warn "could not write $(damaged_marker)"
+	fi
+	die "the tree at $TREE is damaged: $1; not loading '$CFG_MODULE', the in-tree driver is kept (nothing was unloaded); the gate ($(gate_unit "$CFG_NAME")) extracts the tree again"
+}
+
 # load_additional: after the main module, load the additional modules from
 # TREE in order, each with its parameters, and check each one running is
 # ours. On a failure the ones loaded and the main module are unloaded, last
@@ -243,6 +346,7 @@ load_additional() {
 				error "additional module '$m' was built for kernel '${have%% *}' but the running kernel is '$KVER'"
 				return 1
 			fi
+			check_signature "$TREE" "$m" || return 1
 			continue
 		fi
 		log "loading additional out-of-tree module '$m' from $TREE${words[1]:+ with parameters: ${words[*]:1}}"
@@ -284,13 +388,27 @@ main() {
 		log "nothing on disk for this config: the tree at $TREE was extracted from image '$(record_get "$TREE" image)' (module '$(record_get "$TREE" module)'), the config now names image '$CFG_IMAGE' (module '$CFG_MODULE'); not loading on this boot; the gate ($(gate_unit "$CFG_NAME")) fetches it and reboots before the kubelet starts"
 		exit 0
 		;;
+	damaged)
+		refuse_damaged "$(tree_why_damaged)"
+		;;
 	esac
 
-	# Before anything is unloaded: the module is there and fits this kernel.
+	# Before anything is unloaded: the tree is what the fetch extracted (a
+	# file deleted, truncated or corrupted since is refused here, and the
+	# gate fetches the tree again), the module is there and fits this kernel.
+	local why status=0
+	why="$(limited "$LIMIT_VERIFY" "checking $TREE against its manifest" tree_damage "$TREE" full)" || status=$?
+	if ((status != 0)); then
+		die "could not check $TREE against its manifest (status $status): not loading '$CFG_MODULE'; nothing was unloaded"
+	fi
+	if [[ -n "$why" ]]; then
+		refuse_damaged "$why"
+	fi
 	check_vermagic "$TREE" || die "not loading '$CFG_MODULE' from $TREE; nothing was unloaded"
+	check_signature "$TREE" || die "not loading '$CFG_MODULE' from $TREE: the kernel would refuse it; nothing was unloaded"
 	load_additional check || die "not loading '$CFG_MODULE' and its additional modules from $TREE; nothing was unloaded"
 
-	local want have status=0
+	local want have
 	want="$(module_field "$TREE" "$CFG_MODULE" srcversion)"
 	TREE_SRCVERSION="$want"
 	if module_loaded "$CFG_MODULE"; then

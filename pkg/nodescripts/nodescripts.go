@@ -50,6 +50,12 @@ const (
 	// RunDir holds what lasts one boot: the status files, the fetch locks
 	// and the reboot coordination markers (lib.sh: DAY1KMOD_RUN_DIR).
 	RunDir = "/run/day1kmod"
+	// FirmwareDir is where the load installs the firmware of every
+	// Day1KernelModule of the node and points the kernel's firmware search
+	// path (firmware_class.path) at: inside day1kmod's own state, as
+	// /lib/firmware is read-only on RHCOS and /var/lib/firmware belongs to
+	// others (lib.sh: FIRMWARE_DIR).
+	FirmwareDir = "/var/lib/day1kmod/.firmware"
 	// KernelVersionPlaceholder in an image reference is replaced on the node
 	// by the running kernel's version (`uname -r`).
 	KernelVersionPlaceholder = "${KERNEL_FULL_VERSION}"
@@ -58,8 +64,10 @@ const (
 	ConfigFormat = "1"
 	// FetchExitImageUnusable is fetch.sh's exit status when the image was
 	// pulled but lacks what the config asks for (no modules for the running
-	// kernel, no such module, wrong vermagic, no firmware directory):
-	// retrying cannot help, so the fetch gives up at once. Other failures
+	// kernel, no such module, wrong vermagic, no firmware directory) or
+	// holds what the node refuses (TreeEntryRefused, a symlinked tree, more
+	// than MaxTreeBytes, missing symbols, unsigned where the kernel enforces
+	// signatures): retrying cannot help, so the fetch gives up at once. Other failures
 	// are retried inside fetch.sh with a capped back-off.
 	FetchExitImageUnusable = 2
 	// ScriptMode and ConfigMode are the file modes to install them with.

@@ -248,12 +248,12 @@ func TestShellcheck(t *testing.T) {
 
 // The names the scripts derive are the ones Go gives the units and files.
 func TestScriptsNameWhatGoNames(t *testing.T) {
-	script := `. ./lib.sh; load_unit ice; gate_unit ice; fetch_unit ice; printf '%s\n' "$DAY1KMOD_RUN_DIR"`
+	script := `. ./lib.sh; load_unit ice; gate_unit ice; fetch_unit ice; printf '%s\n' "$DAY1KMOD_RUN_DIR" "$FIRMWARE_DIR"`
 	out, err := exec.Command("bash", "-c", script).CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	want := strings.Join([]string{LoadUnit("ice"), PullUnit("ice"), FetchUnit("ice"), RunDir}, "\n") + "\n"
+	want := strings.Join([]string{LoadUnit("ice"), PullUnit("ice"), FetchUnit("ice"), RunDir, FirmwareDir}, "\n") + "\n"
 	if string(out) != want {
 		t.Errorf("lib.sh names:\n%s\nwant:\n%s", out, want)
 	}
@@ -284,7 +284,7 @@ func TestLoadBudgetFitsTheUnitTimeout(t *testing.T) {
 	if total >= LoadTimeout {
 		t.Errorf("load.sh may take %s, the unit allows %s", total, LoadTimeout)
 	}
-	for _, step := range []string{"LIMIT_FIRMWARE", "LIMIT_LABEL", "LIMIT_SETTLE", "LIMIT_UNLOAD", "LIMIT_LOAD"} {
+	for _, step := range []string{"LIMIT_VERIFY", "LIMIT_FIRMWARE", "LIMIT_LABEL", "LIMIT_SETTLE", "LIMIT_UNLOAD", "LIMIT_LOAD"} {
 		if d := shellInt(t, Load, step); d > budget {
 			t.Errorf("%s=%s exceeds LOAD_BUDGET=%s", step, d, budget)
 		}

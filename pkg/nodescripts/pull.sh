@@ -83,7 +83,7 @@ in_time() {
 	wait_for_other_gates "$DEADLINE"
 	PULL_RESULT=fetched
 	status_set pull_result=fetched pull_reason="fetched before the kubelet started" reboot_pending=yes
-	if ! do_reboot "${digest:-unknown}" "the module tree for kernel $KVER is on disk and the kubelet has not started: rebooting once so that '$CFG_MODULE' is loaded before the network"; then
+	if ! do_reboot "${digest:-unknown}${REPAIR:+-repaired}" "the module tree for kernel $KVER is on disk and the kubelet has not started: rebooting once so that '$CFG_MODULE' is loaded before the network"; then
 		PULL_RESULT=staged
 		status_set pull_result=staged pull_reason="fetched again after a reboot for the same kernel and digest: not rebooting again" reboot_pending=yes
 	fi
@@ -98,7 +98,27 @@ give_up() {
 	error "the module '$CFG_MODULE' for kernel $KVER was not fetched within ${CFG_MAX_KUBELET_DELAY}s (max_kubelet_delay): the kubelet starts now and the node keeps the in-tree driver; $(fetch_unit "$CFG_NAME") goes on in the background; $outcome"
 }
 
+# start_tag_check: the tree is current; ask, in the background (the fetch
+# unit, not waited for: neither the kubelet nor the boot waits), whether the
+# image tag now points to another image. A digest reference never moves. The
+# gave-up marker first: this gate holds nothing, so a new tree found now
+# follows the reboot policy.
+start_tag_check() {
+	local ref fetch
+	ref="$(resolve_image)"
+	[[ "$ref" != *@* ]] || return 0
+	fetch="$(fetch_unit "$CFG_NAME")"
+	mkdir -p "$DAY1KMOD_RUN_DIR"
+	: >"$(gave_up_marker)"
+	log "checking in the background ($fetch) whether image tag '$ref' still points to $(record_get "$TREE" digest)"
+	systemctl start --no-block "$fetch" || warn "could not start $fetch: whether tag '$ref' moved is not checked on this boot"
+}
+
 DEADLINE=0
+# Set when this gate repairs a damaged tree: the tree was loaded (or meant
+# to be) on an earlier boot for the same digest, so the reboot stamp of that
+# digest exists; a repair may reboot once more, under its own stamp.
+REPAIR=""
 
 main() {
 	day1kmod_init "$@"
@@ -112,11 +132,15 @@ main() {
 		PULL_RESULT=current
 		status_set pull_result=current pull_reason="modules for kernel $KVER are on disk at $TREE"
 		log "modules for kernel $KVER are on disk at $TREE: nothing to fetch, the kubelet may start"
+		start_tag_check
 		exit 0
 	fi
 	fetch="$(fetch_unit "$CFG_NAME")"
 	if [[ "$state" == stale ]]; then
 		log "the tree at $TREE was extracted from image '$(record_get "$TREE" image)'; the config now names '$CFG_IMAGE': fetching it"
+	elif [[ "$state" == damaged ]]; then
+		warn "the tree at $TREE is damaged ($(tree_why_damaged)): fetching it again"
+		REPAIR=1
 	fi
 
 	mkdir -p "$DAY1KMOD_RUN_DIR"

@@ -450,6 +450,12 @@ func (v *checker) files(k string, fs *imageFS, root, fw string) {
 			rels = append(rels, rel)
 		}
 		sort.Strings(rels)
+		links := map[string]string{}
+		for _, rel := range rels {
+			if e := fs.trees[r][rel]; e.typ == tar.TypeSymlink {
+				links[rel] = e.link
+			}
+		}
 		for _, rel := range rels {
 			e := fs.trees[r][rel]
 			switch e.typ {
@@ -458,6 +464,8 @@ func (v *checker) files(k string, fs *imageFS, root, fw string) {
 			case tar.TypeSymlink:
 				if why := leaves(rel, e.link); why != "" {
 					leaving = append(leaving, fmt.Sprintf("/%s/%s -> %s (%s)", r, rel, e.link, why))
+				} else if nodescripts.ChainLeaves(links, rel) {
+					leaving = append(leaving, fmt.Sprintf("/%s/%s -> %s (resolves outside the tree through another symlink)", r, rel, e.link))
 				}
 			case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 				special = append(special, fmt.Sprintf("/%s/%s (%s)", r, rel, describeType(e)))
@@ -482,17 +490,8 @@ func (v *checker) files(k string, fs *imageFS, root, fw string) {
 }
 
 // leaves says why a symlink at rel (below its tree's root) pointing to
-// target leaves the tree, or "".
-func leaves(rel, target string) string {
-	if strings.HasPrefix(target, "/") {
-		return "absolute: the tree moves on the node"
-	}
-	p := path.Clean(path.Join(path.Dir(rel), target))
-	if p == ".." || strings.HasPrefix(p, "../") {
-		return "points outside the tree"
-	}
-	return ""
-}
+// target leaves the tree, or "": the node's own rule.
+func leaves(rel, target string) string { return nodescripts.SymlinkLeaves(rel, target) }
 
 func list(l []string) string {
 	const max = 5

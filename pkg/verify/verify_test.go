@@ -227,6 +227,17 @@ func imageCases(t *testing.T) []imageCase {
 				"/opt/lib/modules/" + kEL96 + "/host -> /lib/modules/" + kEL96 + " (absolute: the tree moves on the node), /firmware/x.bin -> ../etc/shadow"},
 		},
 	}, {
+		name: "a chain of symlinks, each inside, leading out: the node's rule (nodescripts.ChainLeaves)",
+		tags: map[string]v1.Image{kEL96: vt.Image(t, append(ice(t, kEL96),
+			vt.Dir("opt/lib/modules/"+kEL96+"/a"),
+			vt.Symlink("opt/lib/modules/"+kEL96+"/a/up", ".."),
+			vt.Symlink("opt/lib/modules/"+kEL96+"/b", "a/up/.."),
+		))},
+		image:   "REPO",
+		kernels: []string{kEL96},
+		wants: []want{{kEL96, CheckSymlinks, "", Fail,
+			"/opt/lib/modules/" + kEL96 + "/b -> a/up/.. (resolves outside the tree through another symlink)"}},
+	}, {
 		name: "device node and FIFO",
 		tags: map[string]v1.Image{kEL96: vt.Image(t, append(ice(t, kEL96),
 			vt.File{Name: "opt/lib/modules/" + kEL96 + "/null", Typ: tar.TypeChar},

@@ -53,9 +53,11 @@ func TestAdditionalModules(t *testing.T) {
 			n.wantLog(r, "failed to load additional out-of-tree module 'irdma'", "reloaded in-tree modules: irdma ice")
 		}},
 		{"an additional module missing from the tree: nothing is unloaded", func(t *testing.T, n *node) {
-			n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}}) // no irdma in it
+			// The fetch refuses such an image (below); a tree extracted for a
+			// config without irdma, then a config that adds it, gets here.
+			n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}})
+			n.pullAndBoot(n.config(iceConfig()), "ice", "irdma")
 			conf := n.config(iceIrdma())
-			n.pullAndBoot(conf, "ice", "irdma")
 
 			r := n.run("load.sh", conf)
 			n.wantCode(r, 1)
@@ -78,6 +80,16 @@ func TestAdditionalModules(t *testing.T) {
 			n.wantModule("ice", "in-tree")
 			n.wantModule("irdma", "in-tree")
 			n.wantLog(r, "additional module 'irdma' was built for kernel '"+k2+"'", "nothing was unloaded")
+		}},
+		{"an image without an additional module is refused by the fetch, before any reboot", func(t *testing.T, n *node) {
+			n.addImage(iceRepo+":"+k1, digestA, image{kernels: []string{k1}}) // no irdma in it
+			conf := n.config(iceIrdma())
+			r := n.run("fetch.sh", conf)
+			n.wantCode(r, FetchExitImageUnusable)
+			n.wantLog(r, "module 'irdma' is not in")
+			n.wantStatus("ice", map[string]string{"pull_result": "unusable"})
+			n.wantReboots(0)
+			n.wantAbsent(n.state("ice", k1))
 		}},
 		{"a bad additional module in the config file is refused", func(t *testing.T, n *node) {
 			conf := n.config(iceConfig())

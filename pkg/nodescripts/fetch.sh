@@ -396,8 +396,11 @@ finish_tree() {
 	check_vermagic "$TMP_TREE" || return "$EXIT_IMAGE_UNUSABLE"
 	check_signature "$TMP_TREE" || return "$EXIT_IMAGE_UNUSABLE"
 	local entry words
+	# The further modules too, before any reboot: the load would refuse the
+	# tree after it.
 	for entry in "${CFG_ADDITIONAL[@]}"; do
 		read -ra words <<<"$entry"
+		check_vermagic "$TMP_TREE" "${words[0]}" || return "$EXIT_IMAGE_UNUSABLE"
 		check_signature "$TMP_TREE" "${words[0]}" || return "$EXIT_IMAGE_UNUSABLE"
 	done
 	# Date-free, so the same image gives the same record.

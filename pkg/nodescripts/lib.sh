@@ -488,19 +488,20 @@ module_field() {
 	run_limited "$LIMIT_MODINFO" modinfo -b "$1" -k "$KVER" -F "$3" "$2" || true
 }
 
-# check_vermagic BASE: the module in BASE was built for the running kernel.
-# A module built for another kernel would be refused by the kernel or,
-# worse, crash it. Prints the reason and returns 1 otherwise.
+# check_vermagic BASE [MODULE]: MODULE (default: the configured one) is in
+# BASE and was built for the running kernel. A module built for another
+# kernel would be refused by the kernel or, worse, crash it. Prints the
+# reason and returns 1 otherwise.
 check_vermagic() {
-	local base="$1" vermagic built_for
-	if [[ -z "$(find_module_file "${base}/lib/modules/${KVER}" "$CFG_MODULE")" ]]; then
-		error "module '$CFG_MODULE' is not in ${base}/lib/modules/${KVER}"
+	local base="$1" m="${2:-$CFG_MODULE}" vermagic built_for
+	if [[ -z "$(find_module_file "${base}/lib/modules/${KVER}" "$m")" ]]; then
+		error "module '$m' is not in ${base}/lib/modules/${KVER}"
 		return 1
 	fi
-	vermagic="$(module_field "$base" "$CFG_MODULE" vermagic)"
+	vermagic="$(module_field "$base" "$m" vermagic)"
 	built_for="${vermagic%% *}"
 	if [[ "$built_for" != "$KVER" ]]; then
-		error "module '$CFG_MODULE' was built for kernel '${built_for:-unknown}' but the running kernel is '$KVER' (vermagic '$vermagic')"
+		error "module '$m' was built for kernel '${built_for:-unknown}' but the running kernel is '$KVER' (vermagic '$vermagic')"
 		return 1
 	fi
 }

@@ -9,7 +9,7 @@
 #   E2E_SCENARIOS     scenarios to run (default: all, in this order)
 #                     baseline replace install-boot registry-late load-hangs
 #                     oot-fails two-modules wrong-kernel
-#                     other-vermagic
+#                     other-vermagic verify
 #   E2E_CACHE         cache of the base image and Ignition
 #                     (default ${XDG_CACHE_HOME:-$HOME/.cache}/day1kmod-e2e)
 #   E2E_WORKDIR       where disks and logs go (default: a new temporary directory)
@@ -27,7 +27,7 @@ set -euo pipefail
 # shellcheck source=scenarios.sh
 . "$E2E_DIR/scenarios.sh"
 
-SCENARIOS=${E2E_SCENARIOS:-baseline replace install-boot registry-late load-hangs oot-fails two-modules wrong-kernel other-vermagic}
+SCENARIOS=${E2E_SCENARIOS:-baseline replace install-boot registry-late load-hangs oot-fails two-modules wrong-kernel other-vermagic verify}
 started_all=$SECONDS
 
 for tool in qemu-system-x86_64 mmdebstrap debugfs mkfs.ext4 zstd go timeout; do
@@ -52,6 +52,8 @@ KVER2=$(cat "$BASE/kver2")
 BIN="$WORK/bin"
 log "building the test tools"
 (cd "$E2E_DIR" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$BIN/" ./cmd/...)
+# day1kmod itself, for the verify scenario (`day1kmod verify` on the images).
+(cd "$E2E_DIR/../../.." && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$BIN/day1kmod" .)
 
 log "unpacking the base image (guest kernels $KVER, $KVER2)"
 zstd -d -q -f "$BASE/base.img.zst" -o "$WORK/base.img"
@@ -120,7 +122,7 @@ for s in $SCENARIOS; do
 done
 # Longest first (measured), so that parallel guests end together; the report
 # keeps the order of SCENARIOS.
-LONGEST_FIRST="replace load-hangs registry-late install-boot two-modules oot-fails other-vermagic wrong-kernel baseline"
+LONGEST_FIRST="replace load-hangs registry-late install-boot two-modules oot-fails other-vermagic wrong-kernel baseline verify"
 start_order() {
 	local s l
 	for l in $LONGEST_FIRST; do

@@ -387,3 +387,29 @@ scenario_other_vermagic() {
 	check "nothing unloaded" not jhas "$BOOTS" 'unloading in-tree|modprobe -r|rmmod'
 	row_end 1 "$BOOTS"
 }
+
+# verify: `day1kmod verify` reads the suite's own image archives, without a
+# boot, and says what the nodes will find: the dummy image serves the guest
+# kernel it is tagged for; another kernel has no tag in that archive; the
+# image whose module names another kernel fails the vermagic check.
+scenario_verify() {
+	SD="$WORK/verify"
+	mkdir -p "$SD"
+	BOOTS=0
+	ENDINGS=()
+	BOOT_SECS=()
+	row_begin "day1kmod verify on the suite's images (no boot)"
+	local out code
+	verify_image() { # IMAGE-NAME ARCHIVE KERNEL: prints the exit status, the table to $SD/verify.log
+		local code=0
+		"$BIN/day1kmod" verify --image "$IMG/$1" --module dummy --kernel "$3" --from "$WORK/images/$2.tar" >>"$SD/verify.log" 2>&1 || code=$?
+		echo "$code"
+	}
+	check "dummy image passes for kernel $KVER" eq "$(verify_image dummy dummy "$KVER")" 0
+	check "dummy image (kernel B archive) passes for kernel $KVER2" eq "$(verify_image dummy dummy-kernel2 "$KVER2")" 0
+	check "dummy archive fails for another kernel ($OTHER_KVER)" eq "$(verify_image dummy dummy "$OTHER_KVER")" 1
+	check "other-vermagic image fails for kernel $KVER" eq "$(verify_image other-vermagic other-vermagic "$KVER")" 1
+	out=$("$BIN/day1kmod" verify --image "$IMG/other-vermagic" --module dummy --kernel "$KVER" --from "$WORK/images/other-vermagic.tar" -o json 2>/dev/null || true)
+	check "the JSON report says not ok" contains "$out" '"ok": false'
+	row_end 1 0
+}

@@ -24,6 +24,7 @@ done
 build "$KVER" dummy fail "-DDAY1KMOD_E2E_FAIL"
 build "$KVER" dummy block "-DDAY1KMOD_E2E_BLOCK"
 build "$KVER" e2e_twin twin ""
+build "$KVER" e2e_fw firmware "-DDAY1KMOD_E2E_FIRMWARE"
 
 # image IMAGE KERNEL MODULE DEPMOD: adds the modules of KERNEL to the file
 # tree of one kernel module image
@@ -42,8 +43,19 @@ image dummy-fail "$KVER" "build/$KVER/fail/dummy.ko" depmod
 image dummy-block "$KVER" "build/$KVER/block/dummy.ko" depmod
 # No modules.dep: the node must run depmod -b itself.
 image twin "$KVER" "build/$KVER/twin/e2e_twin.ko" no-depmod
+# Needs crc_itu_t from the host's crc-itu-t.ko, which the image does not
+# carry; its firmware file is added by run.sh. No modules.dep: the node's
+# depmod resolves the dependency through the host's modules.
+image fw "$KVER" "build/$KVER/firmware/e2e_fw.ko" no-depmod
 # Modules for some other kernel only, none for the running one.
 image wrong-kernel 6.1.0-0-other-amd64 "build/$KVER/ok/dummy.ko" depmod
+
+# The kernels' symbol lists, where RHCOS ships them (Debian's own System.map
+# is a placeholder): the fetch checks against them that the host provides
+# every symbol an image's module needs.
+for k in "$KVER" "$KVER2"; do
+	gzip -9c "/usr/src/linux-headers-$k/Module.symvers" >"/lib/modules/$k/symvers.gz"
+done
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get purge -y -q gcc make libc6-dev "linux-headers-$KVER" "linux-headers-$KVER2" >/dev/null

@@ -54,7 +54,7 @@ contains() { [[ $1 == *"$2"* ]] || { echo "         '$1' does not contain '$2'" 
 lacks() { [[ $1 != *"$2"* ]] || { echo "         '$1' contains '$2'" | tee -a "$SD/checks"; return 1; }; }
 
 # The journal lines worth reading when something failed.
-JOURNAL_FOCUS='day1kmod|dummy|e2e_twin|registry|podman|network-pre|network-online|NetworkManager|Failed|failed|e2e:|Reached target|reboot|Power'
+JOURNAL_FOCUS='day1kmod|dummy|e2e_twin|e2e_fw|crc_itu_t|firmware|registry|podman|network-pre|network-online|NetworkManager|Failed|failed|e2e:|Reached target|reboot|Power'
 
 # journal_from_disk: when no boot reported its journal (the last one hung or
 # crashed), reads the persistent journal straight off the disk image, with the

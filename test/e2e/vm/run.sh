@@ -9,7 +9,7 @@
 #   E2E_SCENARIOS     scenarios to run (default: all, in this order)
 #                     baseline replace install-boot registry-late load-hangs
 #                     oot-fails two-modules wrong-kernel
-#                     other-vermagic verify
+#                     other-vermagic image-firmware firmware-link verify
 #   E2E_CACHE         cache of the base image and Ignition
 #                     (default ${XDG_CACHE_HOME:-$HOME/.cache}/day1kmod-e2e)
 #   E2E_WORKDIR       where disks and logs go (default: a new temporary directory)
@@ -27,7 +27,7 @@ set -euo pipefail
 # shellcheck source=scenarios.sh
 . "$E2E_DIR/scenarios.sh"
 
-SCENARIOS=${E2E_SCENARIOS:-baseline replace install-boot registry-late load-hangs oot-fails two-modules wrong-kernel other-vermagic verify}
+SCENARIOS=${E2E_SCENARIOS:-baseline replace install-boot registry-late load-hangs oot-fails two-modules wrong-kernel other-vermagic image-firmware firmware-link verify}
 started_all=$SECONDS
 
 for tool in qemu-system-x86_64 mmdebstrap debugfs mkfs.ext4 zstd go timeout; do
@@ -60,6 +60,7 @@ zstd -d -q -f "$BASE/base.img.zst" -o "$WORK/base.img"
 mkdir -p "$WORK/images"
 for dir in "$BASE"/images/*/; do
 	name=$(basename "$dir")
+	[[ $name != fw ]] || continue # packed below, with its firmware
 	"$BIN/mkimage" -dir "$dir" -tag "$IMG/$name:$KVER" -out "$WORK/images/$name.tar"
 done
 # The dummy image holds trees for both kernels: tagged for each, as the
@@ -74,6 +75,22 @@ OTHER_KVER=${kver_head//[1-9]/0}${KVER#"$kver_head"}
 perl -pi -e "s/vermagic=\Q$KVER\E /vermagic=$OTHER_KVER /" "$WORK/trees/other-vermagic/opt/lib/modules/$KVER/extra/dummy.ko"
 grep -aq "vermagic=$OTHER_KVER " "$WORK/trees/other-vermagic/opt/lib/modules/$KVER/extra/dummy.ko" || die "could not rewrite the vermagic"
 "$BIN/mkimage" -dir "$WORK/trees/other-vermagic" -tag "$IMG/other-vermagic:$KVER" -out "$WORK/images/other-vermagic.tar"
+# image-firmware: e2e_fw and the firmware file its init requests, under the
+# image's firmwarePath (/firmware). Its size and CRC (crc_itu_t, seed 0, as
+# the module computes it with the in-tree crc-itu-t.ko) are what the guest's
+# sysfs must show.
+rm -rf "$WORK/trees/fw" "$WORK/trees/firmware-link"
+cp -a "$BASE/images/fw" "$WORK/trees/fw"
+mkdir -p "$WORK/trees/fw/firmware/day1kmod-e2e"
+FW_SIZE=4099
+perl -e 'print map { chr(($_ * 7 + 3) % 256) } 0 .. $ARGV[0] - 1' "$FW_SIZE" >"$WORK/trees/fw/firmware/day1kmod-e2e/e2e-fw.bin"
+FW_CRC=$(perl -e 'local $/; my $d = <STDIN>; my $c = 0; for my $b (unpack "C*", $d) { $c ^= $b << 8; $c = $c & 0x8000 ? (($c << 1) ^ 0x1021) & 0xffff : ($c << 1) & 0xffff for 1 .. 8 } print $c' <"$WORK/trees/fw/firmware/day1kmod-e2e/e2e-fw.bin")
+"$BIN/mkimage" -dir "$WORK/trees/fw" -tag "$IMG/fw:$KVER" -out "$WORK/images/fw.tar"
+# firmware-link: the dummy image whose firmware directory is a link to the
+# host's root: the fetch must refuse it, not copy through it.
+cp -a "$BASE/images/dummy" "$WORK/trees/firmware-link"
+ln -s / "$WORK/trees/firmware-link/firmware"
+"$BIN/mkimage" -dir "$WORK/trees/firmware-link" -tag "$IMG/firmware-link:$KVER" -out "$WORK/images/firmware-link.tar"
 setup_time=$((SECONDS - started_all))
 
 # --- report rows ----------------------------------------------------------------
@@ -122,7 +139,7 @@ for s in $SCENARIOS; do
 done
 # Longest first (measured), so that parallel guests end together; the report
 # keeps the order of SCENARIOS.
-LONGEST_FIRST="replace load-hangs registry-late install-boot two-modules oot-fails other-vermagic wrong-kernel baseline verify"
+LONGEST_FIRST="replace load-hangs install-boot registry-late image-firmware two-modules oot-fails other-vermagic wrong-kernel firmware-link baseline verify"
 start_order() {
 	local s l
 	for l in $LONGEST_FIRST; do

@@ -129,6 +129,44 @@ after_by() {
 	[[ -n $a && -n $b ]] && awk -v a="$a" -v b="$b" -v d="$4" 'BEGIN { exit !(b - a >= d) }' ||
 		{ echo "         '$3' at '$b' s is not $4 s or more after '$2' at '$a' s" | tee -a "$SD/checks"; return 1; }
 }
+# within K REGEX_A REGEX_B SECS: REGEX_B's line is less than SECS after REGEX_A's.
+within() {
+	local a b
+	a=$(jts "$1" "$2")
+	b=$(jts "$1" "$3")
+	[[ -n $a && -n $b ]] && awk -v a="$a" -v b="$b" -v d="$4" 'BEGIN { exit !(b - a < d) }' ||
+		{ echo "         '$3' at '$b' s is not within $4 s of '$2' at '$a' s" | tee -a "$SD/checks"; return 1; }
+}
+# disk_file_size DISK PATH: size in bytes of PATH on the disk image ("" when absent).
+disk_file_size() {
+	debugfs -R "stat $2" "$1" 2>/dev/null | sed -nE 's/.*[[:space:]]Size: ([0-9]+).*/\1/p' | head -n 1
+}
+# tree_dir DISK NAME: the directory the link of NAME's tree for the running
+# kernel names on DISK (the fetch switches trees by replacing that link).
+tree_dir() {
+	local link
+	link=$(debugfs -R "stat /var/lib/day1kmod/$2/$KVER" "$1" 2>/dev/null | sed -nE 's/^Fast link dest: "(.*)"$/\1/p')
+	[[ -n $link ]] && echo "/var/lib/day1kmod/$2/$link"
+}
+# damage_ko DISK NAME MODULE: cuts the extracted MODULE.ko of NAME's tree on
+# DISK to half its size (as a disk fault or a crash would leave it), written
+# with debugfs as the suite writes files. Sets DAMAGED_KO (its path) and
+# DAMAGED_KO_SIZE (its size before).
+damage_ko() {
+	local disk=$1 dir cmds
+	dir=$(tree_dir "$disk" "$2") || die "no tree for $2 on $disk"
+	DAMAGED_KO=$dir/lib/modules/$KVER/extra/$3.ko
+	debugfs -R "dump $DAMAGED_KO $SD/$3.ko.orig" "$disk" >/dev/null 2>&1
+	DAMAGED_KO_SIZE=$(stat -c %s "$SD/$3.ko.orig")
+	((DAMAGED_KO_SIZE > 0)) || die "could not read $DAMAGED_KO from $disk"
+	head -c $((DAMAGED_KO_SIZE / 2)) "$SD/$3.ko.orig" >"$SD/$3.ko.damaged"
+	cmds=$(mktemp)
+	printf 'cd %s\nrm %s.ko\nwrite %s %s.ko\n' "${DAMAGED_KO%/*}" "$3" "$SD/$3.ko.damaged" "$3" >"$cmds"
+	debugfs -w -f "$cmds" "$disk" >/dev/null 2>&1
+	rm -f "$cmds"
+	[[ $(disk_file_size "$disk" "$DAMAGED_KO") == $((DAMAGED_KO_SIZE / 2)) ]] || die "could not damage $DAMAGED_KO on $disk"
+	log "  damaged $DAMAGED_KO: $DAMAGED_KO_SIZE -> $((DAMAGED_KO_SIZE / 2)) bytes"
+}
 KUBELET_STARTS='e2e: kubelet starts'
 GATE_FINISHED='Finished day1kmod-pull-dummy.service'
 
@@ -257,6 +295,31 @@ scenario_install_boot() {
 	check "status: loaded=oot, pull_result=current" eq "$(res 3 status.dummy.loaded) $(res 3 status.dummy.pull_result)" "oot current"
 	check "no failed unit" eq "$(res 3 failed)" ""
 	row_end 1 3
+
+	# The tree is damaged between boots: the next boot refuses it before
+	# unloading anything, the gate fetches it again and reboots once.
+	damage_ko "$SD/disk.img" dummy dummy
+	row_begin "damaged tree: refused, fetched again"
+	boot_until_poweroff "$SD/disk.img" 6
+	check "one reboot (the repair), then a power off" eq "${ENDINGS[*]:3}" "reboot poweroff"
+	check "the load refuses the tree, naming the damaged file" jhas 4 "day1kmod\\[dummy\\]: ERROR: the tree at .* is damaged: .*dummy\\.ko"
+	check "the load unit fails" jhas 4 'Failed to start day1kmod-load-dummy.service'
+	check "nothing unloaded: the in-tree driver stays" not jhas 4 "day1kmod\\[dummy\\]: unloading in-tree module"
+	check "the OOT module is not loaded" not jhas 4 "day1kmod\\[dummy\\]: loading out-of-tree module"
+	check "the gate fetches the tree again" jhas 4 "day1kmod\\[dummy\\]: warning: the tree at .* is damaged .*fetching it again"
+	check "the fetch pulls the image again" pulled 4
+	check "and extracts the tree again" jhas 4 "day1kmod\\[dummy\\]: modules for kernel $KVER are in "
+	check "the kubelet never starts on the repairing boot" not jhas 4 "$KUBELET_STARTS"
+	row_end 4 4
+
+	row_begin "damaged tree: next boot"
+	check "OOT dummy loaded with tag=day1" oot_loaded 5 dummy day1
+	check "load ends before network-pre.target" load_before_netpre 5 dummy
+	check "the kubelet sees the OOT dummy" kubelet_saw 5 "oot version=day1kmod-e2e-oot"
+	check "status: loaded=oot, load_result=loaded, pull_result=current" eq "$(res 5 status.dummy.loaded) $(res 5 status.dummy.load_result) $(res 5 status.dummy.pull_result)" "oot loaded current"
+	check "no failed unit" eq "$(res 5 failed)" ""
+	check "on disk: the module has its full size again" eq "$(disk_file_size "$SD/disk.img" "$(tree_dir "$SD/disk.img" dummy)/lib/modules/$KVER/extra/dummy.ko")" "$DAMAGED_KO_SIZE"
+	row_end 5 5
 }
 
 # The registry answers only once the gate gave up: a unit of its own that
@@ -386,6 +449,59 @@ scenario_other_vermagic() {
 	check "status: loaded=in-tree, pull_result=unusable" eq "$(res "$BOOTS" status.dummy.loaded) $(res "$BOOTS" status.dummy.pull_result)" "in-tree unusable"
 	check "nothing unloaded" not jhas "$BOOTS" 'unloading in-tree|modprobe -r|rmmod'
 	row_end 1 "$BOOTS"
+}
+
+# Firmware from the image, which the OOT module's init requests, and an OOT
+# module that needs an in-tree module (crc_itu_t of crc-itu-t.ko) the image
+# does not carry. FW_SIZE and FW_CRC: run.sh.
+scenario_image_firmware() {
+	make_disk image-firmware "[$(module_json fw "$IMG/fw" e2e_fw ', "moduleParameters": ["tag=fw"], "firmwarePath": "/firmware"')]"
+	row_begin "firmware from the image, requested at init"
+	boot_until_poweroff "$SD/disk.img" 3
+	check "one reboot (the fetch), then a power off" eq "${ENDINGS[*]}" "reboot poweroff"
+	check "the fetch extracts the tree" jhas 1 "day1kmod\\[fw\\]: modules for kernel $KVER are in "
+	check "the load installs the image's firmware" jhas 2 "day1kmod\\[fw\\]: installing the firmware of 'fw'"
+	check "firmware_class.path is day1kmod's firmware directory" eq "$(res 2 firmware_class.path)" /var/lib/day1kmod/.firmware
+	check "e2e_fw loaded with tag=fw" oot_loaded 2 e2e_fw fw
+	check "its init read the firmware: fw_size in sysfs" eq "$(res 2 param.e2e_fw.fw_size)" "$FW_SIZE"
+	check "the kernel logged the firmware it read" jhas 2 "e2e_fw: day1kmod e2e out-of-tree module loaded, firmware day1kmod-e2e/e2e-fw.bin: $FW_SIZE bytes"
+	check "load ends before network-pre.target" load_before_netpre 2 fw
+	check "status: loaded=oot, load_result=loaded" eq "$(res 2 status.fw.loaded) $(res 2 status.fw.load_result)" "oot loaded"
+	check "no failed unit" eq "$(res 2 failed)" ""
+	check "on disk: the firmware in day1kmod's directory" eq "$(disk_file_size "$SD/disk.img" /var/lib/day1kmod/.firmware/day1kmod-e2e/e2e-fw.bin)" "$FW_SIZE"
+	check "on disk: nothing written to the host's /lib/firmware" eq "$(disk_file_size "$SD/disk.img" /lib/firmware/day1kmod-e2e/e2e-fw.bin)" ""
+	row_end 1 2
+
+	row_begin "OOT module needing an in-tree module"
+	check "the image carries only the OOT module" eq "$(cd "$WORK/trees/fw" && find . -name '*.ko*' -printf '%p\n')" "./opt/lib/modules/$KVER/extra/e2e_fw.ko"
+	check "the fetch's symbol check passes (no missing symbol)" not jhas 1 'day1kmod\[fw\]: .*(ERROR|warning)'
+	check "/proc/modules: e2e_fw live" eq "$(res 2 proc-modules.e2e_fw)" "0 - Live"
+	check "/proc/modules: crc_itu_t live, used by e2e_fw" eq "$(res 2 proc-modules.crc_itu_t)" "1 e2e_fw, Live"
+	check "the in-tree crc_itu_t() computed the firmware's CRC" eq "$(res 2 param.e2e_fw.fw_crc)" "$FW_CRC"
+	row_end 1 2
+}
+
+# A firmware directory that is a link to the host's root in the image: the
+# fetch refuses the image, the node keeps the in-tree driver and its network.
+scenario_firmware_link() {
+	make_disk firmware-link "[$(module_json dummy "$IMG/firmware-link" dummy ', "moduleParameters": ["tag=day1"], "firmwarePath": "/firmware"')]"
+	row_begin "firmware directory a symlink to / in the image"
+	boot_until_poweroff "$SD/disk.img" 2
+	check "1 boot, no reboot" eq "${ENDINGS[*]}" poweroff
+	check "the fetch pulls the image" pulled 1
+	check "the fetch refuses it, naming the link" jhas 1 "day1kmod\\[dummy\\]: ERROR: image '.*firmware-link.*': firmware directory '/firmware': /firmware -> / is a symlink"
+	check "the fetch exits 2 (image unusable)" contains "$(res 1 unit.day1kmod-fetch-dummy.service)" "status=2"
+	check "status: pull_result=unusable, loaded=in-tree" eq "$(res 1 status.dummy.pull_result) $(res 1 status.dummy.loaded)" "unusable in-tree"
+	check "the kubelet starts after the gate finished" after 1 "$GATE_FINISHED" "$KUBELET_STARTS"
+	check "at once: within 60 s of the gate's start (maxKubeletDelay 5m)" within 1 'Starting day1kmod-pull-dummy.service' "$KUBELET_STARTS" 60
+	check "the kubelet sees the in-tree dummy" kubelet_saw 1 in-tree
+	check "NetworkManager started" jhas 1 'Started NetworkManager.service'
+	check "network-online.target reached" jhas 1 'Reached target network-online.target'
+	check "in-tree dummy still loaded" intree_loaded 1 dummy
+	check "nothing extracted: no tree" lacks "$(res 1 var-lib-day1kmod)" "dummy/$KVER"
+	check "nothing extracted: no firmware directory" lacks "$(res 1 var-lib-day1kmod)" ".firmware"
+	check "firmware_class.path untouched" eq "$(res 1 firmware_class.path)" ""
+	row_end 1 1
 }
 
 # verify: `day1kmod verify` reads the suite's own image archives, without a

@@ -106,6 +106,12 @@ func tarDir(dir string) ([]byte, error) {
 			hdr.Typeflag, hdr.Name = tar.TypeDir, rel+"/"
 		case info.Mode().IsRegular():
 			hdr.Typeflag, hdr.Size = tar.TypeReg, info.Size()
+		case info.Mode()&fs.ModeSymlink != 0:
+			// Kept as a link, as a user's image may have one (hostile or not).
+			if hdr.Linkname, err = os.Readlink(path); err != nil {
+				return err
+			}
+			hdr.Typeflag = tar.TypeSymlink
 		default:
 			return nil
 		}

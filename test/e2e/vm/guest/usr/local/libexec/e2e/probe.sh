@@ -54,6 +54,16 @@ status() {
 	echo "E2E failed=$(systemctl list-units --failed --plain --no-legend | awk '{print $1}' | xargs)"
 	module dummy
 	module e2e_twin
+	module e2e_fw
+	# What the firmware module read at init, and who uses whom.
+	for p in fw_size fw_crc; do
+		[[ -r /sys/module/e2e_fw/parameters/$p ]] && echo "E2E param.e2e_fw.$p=$(cat "/sys/module/e2e_fw/parameters/$p")"
+	done
+	echo "E2E firmware_class.path=$(cat /sys/module/firmware_class/parameters/path)"
+	for m in e2e_fw crc_itu_t; do
+		# /proc/modules: name size refcount used-by state address
+		echo "E2E proc-modules.$m=$(awk -v m="$m" '$1 == m { print $3, $4, $5 }' /proc/modules)"
+	done
 	for unit in $(systemctl list-units --all --plain --no-legend 'day1kmod-*' | awk '{print $1}'); do
 		echo "E2E unit.$unit=$(systemctl show -P ActiveState "$unit") result=$(systemctl show -P Result "$unit") status=$(systemctl show -P ExecMainStatus "$unit")"
 	done

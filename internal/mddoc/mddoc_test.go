@@ -41,6 +41,20 @@ func TestLinks(t *testing.T) {
 	if links == 0 {
 		t.Fatal("no relative link found: the link parser is broken")
 	}
+	// The examples' own READMEs link into docs/ too.
+	more, err := filepath.Glob(filepath.Join(root, "examples", "*", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range more {
+		problems, err := CheckLinks(root, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range problems {
+			t.Error(p)
+		}
+	}
 }
 
 func TestREADMEIsShort(t *testing.T) {
@@ -147,16 +161,31 @@ func TestCheckLinksFindsBrokenLinks(t *testing.T) {
 
 func TestBlock(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "docs"), 0o755); err != nil {
-		t.Fatal(err)
+	for name, s := range map[string]string{
+		"README.md":      "# R\n" + Marker("a") + "\n```yaml\nkey: 1\n```\n",
+		"docs/b.md":      Marker("b") + "\n```\nb\n```\n" + Marker("a") + "\n```\nagain\n```\n",
+		"docs/c/d.md":    Marker("d") + "\n```\nd\n```\n",
+		"docs/notes.txt": Marker("e") + "\n```\ne\n```\n",
+	} {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	os.WriteFile(filepath.Join(dir, "README.md"), []byte("# R\n"+Marker("a")+"\n```yaml\nkey: 1\n```\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, "docs", "b.md"), []byte(Marker("b")+"\n```\nb\n```\n"+Marker("a")+"\n```\nagain\n```\n"), 0o644)
 	if got, file, err := Block(dir, "b"); err != nil || got != "b\n" || filepath.Base(file) != "b.md" {
 		t.Errorf("Block(b) = %q, %s, %v", got, file, err)
 	}
 	if _, _, err := Block(dir, "a"); err == nil || !strings.Contains(err.Error(), "several files") {
 		t.Errorf("a block name in two files: %v", err)
+	}
+	if got, _, err := Block(dir, "d"); err != nil || got != "d\n" {
+		t.Errorf("a block in a sub-directory of docs/: %q, %v", got, err)
+	}
+	if _, _, err := Block(dir, "e"); err == nil {
+		t.Error("a block outside Markdown files: no error")
 	}
 	if _, _, err := Block(dir, "c"); err == nil {
 		t.Error("a missing block: no error")

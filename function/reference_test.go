@@ -140,6 +140,9 @@ func helpSpec(t *testing.T) (map[string]string, []string) {
 	return comments, order
 }
 
+// How a --help comment states a field's default ("BeforeKubelet (default)",
+// "default 5m, 30s..1h: ...", "default: 99-<pool>-<metadata.name>") and its
+// range ("30s..1h").
 var (
 	helpDefaultAfter  = regexp.MustCompile(`(\S+) \(default\b`)
 	helpDefaultBefore = regexp.MustCompile(`\bdefault:? (.+?)(?:; |: |\. |$)`)

@@ -40,7 +40,7 @@ CONFIGURATION (functionConfig, or items of this kind in a kpt package)
                                      # required; no tag = the node's kernel version,
                                      # ${KERNEL_FULL_VERSION} in the tag is replaced
                                      # by it; a fixed tag or digest gets a warning
-    machineConfigPool: worker        # the pool (role label) of the MachineConfig
+    machineConfigPool: worker        # required: the pool (role label) of the MachineConfig
     machineConfigName: 99-worker-ice # default: 99-<pool>-<metadata.name>
     inTreeModulesToRemove: [ice]     # default: the additional modules, last
                                      # first, then kernelModuleName; [] = none

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 
 	ign "github.com/coreos/ignition/v2/config/v3_2/types"
 	translate3_3 "github.com/coreos/ignition/v2/config/v3_3/translate"
@@ -232,7 +233,9 @@ func sourcesOf(scripts []string, gz []gzippedScript) (map[string]string, error) 
 	}
 	m := make(map[string]string, len(scripts))
 	for i, s := range scripts {
-		if len(s) != gz[i].size || crc32.ChecksumIEEE([]byte(s)) != gz[i].crc32 {
+		// The checksum reads the script in place: []byte(s) would copy the
+		// scripts on every run.
+		if len(s) != gz[i].size || crc32.ChecksumIEEE(unsafe.Slice(unsafe.StringData(s), len(s))) != gz[i].crc32 {
 			return nil, fmt.Errorf("node script %d differs from its compressed form: %s is stale (a day1kmod build bug: run go generate ./...)", i, scriptsGenFile)
 		}
 		m[s] = gz[i].source

@@ -85,7 +85,8 @@ fuzz:
 e2e:
 	test/e2e/vm/run.sh
 
-## bench: time and memory of the function against a no-op pass-through
+## bench: time and memory of the function against a no-op pass-through,
+## and the 1-item fixed cost against its goal (RUNS: paired runs per size)
 bench:
 	hack/bench/run.sh
 

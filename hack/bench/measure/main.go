@@ -10,6 +10,9 @@
 //   - modules: N Day1KernelModules among as many unrelated items and no
 //     functionConfig (a kpt package); the cost of one MachineConfig is
 //     (day1kmod - no-op) / N, reported against the no-op's whole 1-item run.
+//
+// With a 1-item run it also prints the function's fixed cost against its
+// goal (goalWall, goalRSS), with the ratio of the least disturbed runs.
 package main
 
 import (

@@ -30,13 +30,19 @@ go_build = CGO_ENABLED=0 GOOS=$(1) GOARCH=$(2) $(GO) build -trimpath \
 # bin/platforms/OS-ARCH/day1kmod for each OS/ARCH of $(1)
 platform_bins = $(foreach p,$(1),$(BIN)/platforms/$(subst /,-,$(p))/day1kmod)
 
-.PHONY: all build example test golden e2e-clients fuzz e2e bench image release tools clean FORCE
+.PHONY: all build generate example test golden e2e-clients fuzz e2e bench image release tools clean FORCE
 
 all: build
 
 ## build: the static KRM function binary, bin/day1kmod (GOOS, GOARCH: another platform)
 build:
 	$(call go_build,$(GOOS),$(GOARCH),$(BIN)/day1kmod)
+
+## generate: rewrite what is generated from the sources (pkg/mcproducer/scripts_gen.go:
+## the node scripts as the MachineConfig carries them); run it after changing
+## a node script. `make test` fails while it is stale.
+generate:
+	$(GO) generate ./...
 
 # go build decides what is stale: always ask it.
 $(BIN)/platforms/%/day1kmod: FORCE
@@ -62,7 +68,7 @@ test: build tools
 
 ## golden: regenerate every golden file and example output after a deliberate
 ## change of the output; review the diff before committing it
-golden: build $(KUSTOMIZE)
+golden: generate build $(KUSTOMIZE)
 	$(GO) test ./pkg/mcproducer -run TestGolden -update
 	WRITE_GOLDEN_OUTPUT=1 $(GO) test -count=1 ./function/ ./examples/
 	$(GO) test -count=1 ./pkg/mcproducer ./function/ ./examples/
@@ -79,7 +85,8 @@ fuzz:
 e2e:
 	test/e2e/vm/run.sh
 
-## bench: time and memory of the function against a no-op pass-through
+## bench: time and memory of the function against a no-op pass-through,
+## and the 1-item fixed cost against its goal (RUNS: paired runs per size)
 bench:
 	hack/bench/run.sh
 

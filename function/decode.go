@@ -3,7 +3,6 @@ package function
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +15,8 @@ import (
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/day1kmod/day1kmod/internal/lazyregexp"
 )
 
 // source is one decoded Day1KernelModule (from the functionConfig, an item,
@@ -137,7 +138,7 @@ func decodeDay1KernelModule(o *fn.KubeObject, isItem bool) (*source, field.Error
 	}, errs
 }
 
-var typeErrorRE = regexp.MustCompile(`cannot unmarshal (\w+) into Go struct field \S+ of type (\S+)`)
+var typeErrorRE = lazyregexp.New(`cannot unmarshal (\w+) into Go struct field \S+ of type (\S+)`)
 
 // jsonError turns a decoding error into a field error. Type errors from the
 // decoder carry the field path in their text ("... into Go struct field
@@ -157,7 +158,7 @@ func jsonError(o *fn.KubeObject, err error) *field.Error {
 			path = parsePath(strings.ReplaceAll(rest[k+1:], ".Config.", "."))
 		}
 	}
-	if m := typeErrorRE.FindStringSubmatch(msg); m != nil {
+	if m := typeErrorRE().FindStringSubmatch(msg); m != nil {
 		msg = "must be " + yamlType(m[2]) + ", not " + yamlType(m[1])
 		if m[2] == "[]string" && m[1] == "string" {
 			msg += fmt.Sprintf(" (write [%v])", lookupValue(o, path.String()))

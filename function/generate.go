@@ -2,7 +2,6 @@ package function
 
 import (
 	"fmt"
-	"regexp"
 
 	"github.com/day1kmod/day1kmod/pkg/mcproducer"
 	"github.com/kptdev/krm-functions-sdk/go/fn"
@@ -12,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"github.com/day1kmod/day1kmod/internal/lazyregexp"
 	"github.com/day1kmod/day1kmod/internal/ynode"
 )
 
@@ -34,7 +34,7 @@ type note struct {
 // builtinPools exist on every cluster: the function never creates them.
 var builtinPools = map[string]bool{"worker": true, "master": true}
 
-var percentRE = regexp.MustCompile(`^(100|[1-9][0-9]?)%$`)
+var percentRE = lazyregexp.New(`^(100|[1-9][0-9]?)%$`)
 
 // validate returns every problem of s at once.
 func (s *source) validate() field.ErrorList {
@@ -69,7 +69,7 @@ func (s *source) validate() field.ErrorList {
 				errs = append(errs, field.Invalid(muPath, mu.IntVal, "must be at least 1"))
 			}
 		case intstr.String:
-			if !percentRE.MatchString(mu.StrVal) {
+			if !percentRE().MatchString(mu.StrVal) {
 				errs = append(errs, field.Invalid(muPath, mu.StrVal, "must be a number of nodes (1 or more) or a percentage from 1% to 100%"))
 			}
 		}

@@ -2,8 +2,9 @@ package function
 
 import (
 	"reflect"
-	"regexp"
 	"strings"
+
+	"github.com/day1kmod/day1kmod/internal/lazyregexp"
 )
 
 // jsonFields lists the JSON field names of a struct type, embedded structs
@@ -44,7 +45,7 @@ var knownFields = map[string]map[string][]string{
 	"ConfigMap": {"data": configMapKeys},
 }
 
-var indexRE = regexp.MustCompile(`\[\d+\]`)
+var indexRE = lazyregexp.New(`\[\d+\]`)
 
 // suggest returns the known field of kind at parent nearest to name (by
 // edit distance, ignoring case, a swap of two neighbours counting as one
@@ -57,7 +58,7 @@ func suggest(kind, parent, name string) string {
 	if bestD > 4 {
 		bestD = 4
 	}
-	for _, c := range knownFields[kind][indexRE.ReplaceAllString(parent, "")] {
+	for _, c := range knownFields[kind][indexRE().ReplaceAllString(parent, "")] {
 		if d := distance(strings.ToLower(name), strings.ToLower(c)); d < bestD {
 			best, bestD = c, d
 		}

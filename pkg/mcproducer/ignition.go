@@ -1,13 +1,12 @@
 package mcproducer
 
 import (
-	"bytes"
-	"compress/gzip"
-	"encoding/base64"
 	"fmt"
+	"hash/crc32"
 	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 
 	ign "github.com/coreos/ignition/v2/config/v3_2/types"
 	translate3_3 "github.com/coreos/ignition/v2/config/v3_3/translate"
@@ -16,6 +15,7 @@ import (
 	"github.com/coreos/ignition/v2/config/validate"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"github.com/day1kmod/day1kmod/internal/scriptsource"
 	"github.com/day1kmod/day1kmod/internal/ynode"
 	"github.com/day1kmod/day1kmod/pkg/nodescripts"
 )
@@ -50,12 +50,16 @@ func ignitionConfig(c Config) (*yaml.Node, []ign.File, error) {
 		return nil, nil, err
 	}
 
+	scripts, err := scriptSources()
+	if err != nil {
+		return nil, nil, err
+	}
 	cfg := ign.Config{Ignition: ign.Ignition{Version: IgnitionV3_2}}
 	for _, f := range files {
 		// The config file as text, so that a changed value is a readable
 		// change of the MachineConfig; the scripts stay base64.
 		text := f.Path == nodescripts.ConfigPath(name)
-		cfg.Storage.Files = append(cfg.Storage.Files, file(f.Path, f.Mode, f.Contents, text))
+		cfg.Storage.Files = append(cfg.Storage.Files, file(f.Path, f.Mode, f.Contents, text, scripts))
 	}
 	cfg.Systemd.Units = []ign.Unit{
 		enabledUnit(nodescripts.LoadUnit(name), loadUnit(name)),
@@ -73,14 +77,11 @@ func ignitionConfig(c Config) (*yaml.Node, []ign.File, error) {
 // error: it would be a day1kmod bug.
 //
 // The node scripts are the same in every config, and decoding their data
-// URLs is most of what validation costs: each script's source is validated
-// once per process and spec version (validScripts); the config is validated
-// with a short stand-in source in their place, and the real source is put
-// back into the encoded node.
+// URLs is most of what validation costs: their sources are validated by a
+// test for every supported spec version (TestScriptSourcesValid); the
+// config is validated with a short stand-in source in their place, and the
+// real source is put back into the encoded node.
 func checkedNode(cfg ign.Config, version string) (*yaml.Node, error) {
-	if err := validScripts(version); err != nil {
-		return nil, err
-	}
 	real := map[string]string{}
 	cfg.Storage.Files = slices.Clone(cfg.Storage.Files) // the caller's stay as they are
 	for i := range cfg.Storage.Files {
@@ -145,16 +146,16 @@ func additionalModules(ms []ModuleSpec) []nodescripts.Module {
 
 // file is an Ignition file with its contents in a data: URL: text
 // ("data:,...", see textDataURL) when text is true; a node script gzipped
-// (see scriptSources); anything else base64.
-func file(path string, mode int, contents []byte, text bool) ign.File {
+// (its source in scripts, see scriptSources); anything else base64.
+func file(path string, mode int, contents []byte, text bool, scripts map[string]string) ign.File {
 	var res ign.Resource
-	switch src, isScript := scriptSources()[string(contents)]; {
+	switch src, isScript := scripts[string(contents)]; {
 	case text:
 		res.Source = ptr(textDataURL(contents))
 	case isScript:
 		res = ign.Resource{Source: ptr(src), Compression: ptr("gzip")}
 	default:
-		res.Source = ptr(encodeDataURL(contents))
+		res.Source = ptr(scriptsource.DataURL(contents))
 	}
 	return ign.File{
 		Node: ign.Node{Path: path, Overwrite: ptr(true)},
@@ -190,72 +191,62 @@ func keptInTextURL(c byte) bool {
 		strings.IndexByte("-_.!~*'()"+"=/:,+@$", c) >= 0
 }
 
-func encodeDataURL(b []byte) string {
-	return "data:;base64," + base64.StdEncoding.EncodeToString(b)
-}
-
-// gzipped is b compressed with a header that holds no time or name, so the
-// same script gives the same bytes.
-func gzipped(b []byte) []byte {
-	var out bytes.Buffer
-	w, err := gzip.NewWriterLevel(&out, gzip.BestCompression)
-	if err == nil {
-		_, err = w.Write(b)
-	}
-	if err == nil {
-		err = w.Close()
-	}
-	if err != nil { // writing to a bytes.Buffer does not fail
-		panic(err)
-	}
-	return out.Bytes()
-}
-
-// scriptSources maps each node script to its source: gzipped, then base64.
+// gzippedScript is a node script as the MachineConfig carries it: its data:
+// URL source (gzipped, then base64), and the size and CRC-32 of the script
+// the source was made from. scripts_gen.go holds them, written by
+// `go generate ./pkg/mcproducer` (see internal/scriptsource) so that no run
+// of the function compresses anything.
+//
 // The scripts are most of a MachineConfig; compressed, they are about a
 // third of what they are as plain base64, which the MCO's size limit, the
 // API server and every reader and writer of the output feel. Ignition
 // (spec 3.1 and later) and the MCD decompress "compression: gzip".
+type gzippedScript struct {
+	size   int
+	crc32  uint32
+	source string
+}
+
+//go:generate go run gen_scripts.go
+
+// scriptSources maps each node script to its source. It fails when
+// scripts_gen.go does not match the embedded scripts (a script changed
+// without `go generate`), rather than put old scripts into a MachineConfig;
+// a test fails on it first.
 // scriptStandIns maps each such source to a short one that stands in for it
-// during validation.
+// during validation: the sources themselves are validated by a test, for
+// every supported spec version, as they never change at run time.
 var (
-	scriptSources = sync.OnceValue(func() map[string]string {
-		m := map[string]string{}
-		for _, s := range nodescripts.Scripts() {
-			m[s] = encodeDataURL(gzipped([]byte(s)))
-		}
-		return m
-	})
+	scriptSources  = sync.OnceValues(func() (map[string]string, error) { return sourcesOf(nodescripts.Scripts(), gzippedScripts) })
 	scriptStandIns = sync.OnceValue(func() map[string]string {
 		m := map[string]string{}
-		for i, s := range nodescripts.Scripts() {
-			m[scriptSources()[s]] = fmt.Sprintf("data:,day1kmod-node-script-%d", i)
+		for i, g := range gzippedScripts {
+			m[g.source] = fmt.Sprintf("data:,day1kmod-node-script-%d", i)
 		}
 		return m
 	})
 )
 
-// validScripts validates the node scripts' files, with their real sources,
-// once per spec version.
-func validScripts(version string) error {
-	scriptChecks.Lock()
-	defer scriptChecks.Unlock()
-	if err, ok := scriptChecks.done[version]; ok {
-		return err
+// sourcesOf maps each of scripts to the source of gz at its index, checking
+// that it was made from that script.
+func sourcesOf(scripts []string, gz []gzippedScript) (map[string]string, error) {
+	if len(scripts) != len(gz) {
+		return nil, fmt.Errorf("%d node scripts but %d compressed ones: %s is stale (a day1kmod build bug: run go generate ./...)", len(scripts), len(gz), scriptsGenFile)
 	}
-	cfg := ign.Config{Ignition: ign.Ignition{Version: IgnitionV3_2}}
-	for i, s := range nodescripts.Scripts() {
-		cfg.Storage.Files = append(cfg.Storage.Files, file(fmt.Sprintf("/day1kmod/script-%d", i), nodescripts.ScriptMode, []byte(s), false))
+	m := make(map[string]string, len(scripts))
+	for i, s := range scripts {
+		// The checksum reads the script in place: []byte(s) would copy the
+		// scripts on every run.
+		if len(s) != gz[i].size || crc32.ChecksumIEEE(unsafe.Slice(unsafe.StringData(s), len(s))) != gz[i].crc32 {
+			return nil, fmt.Errorf("node script %d differs from its compressed form: %s is stale (a day1kmod build bug: run go generate ./...)", i, scriptsGenFile)
+		}
+		m[s] = gz[i].source
 	}
-	_, err := translateAndEncode(cfg, version)
-	scriptChecks.done[version] = err
-	return err
+	return m, nil
 }
 
-var scriptChecks = struct {
-	sync.Mutex
-	done map[string]error
-}{done: map[string]error{}}
+// scriptsGenFile names the generated file in errors.
+const scriptsGenFile = "pkg/mcproducer/" + scriptsource.File
 
 func enabledUnit(name, contents string) ign.Unit {
 	return ign.Unit{Name: name, Enabled: ptr(true), Contents: ptr(contents)}

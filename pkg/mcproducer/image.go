@@ -3,13 +3,13 @@ package mcproducer
 import (
 	"fmt"
 	"net"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/day1kmod/day1kmod/internal/lazyregexp"
 	"github.com/day1kmod/day1kmod/pkg/nodescripts"
 )
 
@@ -40,8 +40,8 @@ type Image struct {
 // which checks only the characters of the registry and repository, lets
 // them through.
 var (
-	domainComponentRE = regexp.MustCompile(`^(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])$`)
-	pathComponentRE   = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
+	domainComponentRE = lazyregexp.New(`^(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])$`)
+	pathComponentRE   = lazyregexp.New(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
 )
 
 // ParseImage validates an image reference with go-containerregistry's strict
@@ -167,7 +167,7 @@ func checkRegistry(reg string) error {
 			return fmt.Errorf("%s: registry %q: a ':' must be followed by a port", refusedByNode, reg)
 		}
 		for _, c := range strings.Split(host, ".") {
-			if !domainComponentRE.MatchString(c) {
+			if !domainComponentRE().MatchString(c) {
 				return fmt.Errorf("%s: registry host %q: each dot-separated part holds letters, digits and inner '-'", refusedByNode, host)
 			}
 		}
@@ -187,7 +187,7 @@ func checkRepository(repo string) error {
 		switch {
 		case c == "":
 			return fmt.Errorf("%s: repository %q has an empty path component (a leading or trailing '/', or '//')", refusedByNode, repo)
-		case !pathComponentRE.MatchString(c):
+		case !pathComponentRE().MatchString(c):
 			return fmt.Errorf("%s: repository path component %q: lower-case letters and digits, separated by one '.', one or two '_', or '-'", refusedByNode, c)
 		}
 	}

@@ -3,7 +3,6 @@ package mcproducer
 import (
 	"fmt"
 	"path"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/day1kmod/day1kmod/internal/lazyregexp"
 	"github.com/day1kmod/day1kmod/pkg/nodescripts"
 )
 
@@ -34,10 +34,10 @@ const (
 // be read by modprobe as an option: no whitespace, quotes, '%', '$', '`', ';'.
 var (
 	// nameRe: N names files and units; '.' keeps DNS-1123 subdomains usable.
-	nameRe      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
-	moduleRe    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_-]*$`)
-	parameterRe = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_-]*)(=[A-Za-z0-9_.,:/+-]*)?$`)
-	firmwareRe  = regexp.MustCompile(`^/[A-Za-z0-9_.+/-]*$`)
+	nameRe      = lazyregexp.New(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	moduleRe    = lazyregexp.New(`^[A-Za-z0-9_][A-Za-z0-9_-]*$`)
+	parameterRe = lazyregexp.New(`^([A-Za-z_][A-Za-z0-9_-]*)(=[A-Za-z0-9_.,:/+-]*)?$`)
+	firmwareRe  = lazyregexp.New(`^/[A-Za-z0-9_.+/-]*$`)
 )
 
 const (
@@ -142,7 +142,7 @@ func (c Config) validateFields(at func(string) *field.Path, namePath *field.Path
 		switch {
 		case len(f) > maxPathLength:
 			errs = append(errs, tooLong(fp, f, maxPathLength))
-		case !firmwareRe.MatchString(f):
+		case !firmwareRe().MatchString(f):
 			errs = append(errs, field.Invalid(fp, f, mayInject+": must be an absolute path of letters, digits and _.+/- inside the image"))
 		case path.Clean(f) != f || strings.Contains(f, ".."):
 			errs = append(errs, field.Invalid(fp, f, "must be a clean path: no '..', '//', '.' segments or trailing '/'"))
@@ -208,7 +208,7 @@ func validateParameters(params []string, at *field.Path) field.ErrorList {
 	seen := map[string]bool{}
 	for i, p := range params {
 		fp := at.Index(i)
-		m := parameterRe.FindStringSubmatch(p)
+		m := parameterRe().FindStringSubmatch(p)
 		switch {
 		case p == "":
 			errs = append(errs, field.Required(fp, "a parameter is name or name=value"))
@@ -248,7 +248,7 @@ func validateName(n string, p *field.Path) field.ErrorList {
 	switch {
 	case len(n) > maxNameLength:
 		return field.ErrorList{tooLong(p, n, maxNameLength)}
-	case !nameRe.MatchString(n):
+	case !nameRe().MatchString(n):
 		return field.ErrorList{field.Invalid(p, n, mayInject+": must start with a letter or digit and hold only letters, digits, '_', '.' and '-'")}
 	}
 	return nil
@@ -260,7 +260,7 @@ func validateModule(m string, p *field.Path, required bool) field.ErrorList {
 		return field.ErrorList{field.Required(p, "a kernel module name")}
 	case len(m) > maxModuleLength:
 		return field.ErrorList{tooLong(p, m, maxModuleLength)}
-	case !moduleRe.MatchString(m):
+	case !moduleRe().MatchString(m):
 		return field.ErrorList{field.Invalid(p, m, mayInject+": a kernel module name holds only letters, digits, '_' and '-', and does not start with '-'")}
 	}
 	return nil

@@ -22,13 +22,14 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/day1kmod/day1kmod/internal/lazyregexp"
 )
 
 // The scripts, byte for byte as in this directory. They are strings rather
@@ -252,12 +253,20 @@ func Files(c Config) ([]File, error) {
 // these are the format's own contract: every value stays on one line, free
 // of whitespace and shell metacharacters, and no name or parameter starts
 // with '-' (modprobe would read it as an option).
+// They are compiled on first use, not at start-up (see lazyregexp).
 var (
-	nameRE     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
-	moduleRE   = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_-]{0,55}$`)
-	paramRE    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_-]*(=[A-Za-z0-9_.,:/+-]*)?$`)
-	firmwareRE = regexp.MustCompile(`^/[A-Za-z0-9_.+/-]*$`)
+	nameRE     = lazyregexp.New(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	moduleRE   = lazyregexp.New(`^[A-Za-z0-9_][A-Za-z0-9_-]*$`)
+	paramRE    = lazyregexp.New(`^[A-Za-z0-9_][A-Za-z0-9_-]*(=[A-Za-z0-9_.,:/+-]*)?$`)
+	firmwareRE = lazyregexp.New(`^/[A-Za-z0-9_.+/-]*$`)
 )
+
+// maxModuleName is the longest module name: MODULE_NAME_LEN - 1 in the
+// kernel. A length check rather than a {0,55} in moduleRE, which would
+// compile to 55 nested states.
+const maxModuleName = 56
+
+func validModule(m string) bool { return len(m) <= maxModuleName && moduleRE().MatchString(m) }
 
 // kernelStandIn replaces KernelVersionPlaceholder when an image reference is
 // checked: it is valid wherever the placeholder may stand.
@@ -323,37 +332,37 @@ func (c Config) check() error {
 	bad := func(field, value, want string) {
 		errs = append(errs, fmt.Errorf("%s %q: %s", field, value, want))
 	}
-	if !nameRE.MatchString(c.Name) {
+	if !nameRE().MatchString(c.Name) {
 		bad("name", c.Name, "want [A-Za-z0-9][A-Za-z0-9_.-]*")
 	}
 	if err := checkImage(c.Image); err != nil {
 		bad("image", c.Image, "want an image reference, optionally with "+KernelVersionPlaceholder+": "+err.Error())
 	}
-	if !moduleRE.MatchString(c.Module) {
+	if !validModule(c.Module) {
 		bad("module", c.Module, "want [A-Za-z0-9_-], 1 to 56 characters, not starting with '-'")
 	}
 	for i, m := range c.InTreeModules {
-		if !moduleRE.MatchString(m) {
+		if !validModule(m) {
 			bad(fmt.Sprintf("in-tree module [%d]", i), m, "want [A-Za-z0-9_-], 1 to 56 characters, not starting with '-'")
 		}
 	}
 	for i, p := range c.Parameters {
-		if !paramRE.MatchString(p) {
+		if !paramRE().MatchString(p) {
 			bad(fmt.Sprintf("parameter [%d]", i), p, "want name or name=value, name not starting with '-', value of [A-Za-z0-9_.,:/+-]")
 		}
 	}
 	for i, m := range c.Additional {
-		if !moduleRE.MatchString(m.Name) {
+		if !validModule(m.Name) {
 			bad(fmt.Sprintf("additional module [%d]", i), m.Name, "want [A-Za-z0-9_-], 1 to 56 characters, not starting with '-'")
 		}
 		for j, p := range m.Parameters {
-			if !paramRE.MatchString(p) {
+			if !paramRE().MatchString(p) {
 				bad(fmt.Sprintf("additional module [%d] parameter [%d]", i, j), p, "want name or name=value, name not starting with '-', value of [A-Za-z0-9_.,:/+-]")
 			}
 		}
 	}
 	if c.FirmwarePath != "" {
-		if !firmwareRE.MatchString(c.FirmwarePath) || hasDotDot(c.FirmwarePath) {
+		if !firmwareRE().MatchString(c.FirmwarePath) || hasDotDot(c.FirmwarePath) {
 			bad("firmware path", c.FirmwarePath, "want an absolute path of [A-Za-z0-9_.+/-] without ..")
 		}
 	}

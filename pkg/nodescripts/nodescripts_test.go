@@ -75,6 +75,7 @@ func TestRenderGood(t *testing.T) {
 		"longest delay":          func(c *Config) { c.MaxKubeletDelay = MaxMaxKubeletDelay },
 		"policy Always":          func(c *Config) { c.RebootPolicy = RebootAlways },
 		"policy Never":           func(c *Config) { c.RebootPolicy = RebootNever },
+		"longest module name":    func(c *Config) { c.Module = strings.Repeat("m", 56) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := goodConfig()

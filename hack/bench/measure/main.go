@@ -10,6 +10,9 @@
 //   - modules: N Day1KernelModules among as many unrelated items and no
 //     functionConfig (a kpt package); the cost of one MachineConfig is
 //     (day1kmod - no-op) / N, reported against the no-op's whole 1-item run.
+//
+// With a 1-item run it also prints the function's fixed cost against its
+// goal (goalWall, goalRSS), with the ratio of the least disturbed runs.
 package main
 
 import (
@@ -88,6 +91,10 @@ func modulesInput(n int) []byte {
 type sample struct {
 	wall  time.Duration
 	rssKB int64
+	// minWall and minRSSKB are the smallest of the runs (pair only): on a
+	// busy machine the least disturbed run.
+	minWall  time.Duration
+	minRSSKB int64
 }
 
 // runOnce runs bin with the file in as stdin. The measuring process stays
@@ -124,7 +131,7 @@ func runOnce(bin, in string) (sample, error) {
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		rss = ru.Maxrss // KiB on Linux
 	}
-	return sample{wall, rss}, nil
+	return sample{wall: wall, rssKB: rss}, nil
 }
 
 // inputFile writes b to a temporary file and returns its name.
@@ -163,7 +170,8 @@ func pair(fnBin, noopBin string, input []byte, runs int) (fn, noop sample, err e
 		fw, fr = append(fw, f.wall), append(fr, f.rssKB)
 		nw, nr = append(nw, n.wall), append(nr, n.rssKB)
 	}
-	return sample{median(fw), median(fr)}, sample{median(nw), median(nr)}, nil
+	return sample{median(fw), median(fr), slices.Min(fw), slices.Min(fr)},
+		sample{median(nw), median(nr), slices.Min(nw), slices.Min(nr)}, nil
 }
 
 func median[T int64 | time.Duration](v []T) T {
@@ -211,6 +219,7 @@ func main() {
 	fmt.Printf("%-14s  %10s %10s %7s  %11s %11s %7s\n", "input", "day1kmod", "no-op", "wall", "day1kmod", "no-op", "RSS")
 
 	var noop1 time.Duration
+	var fixed func()
 	for _, n := range sizes(*items) {
 		f, b, err := pair(*fnBin, *noopBin, itemsInput(n), *runs)
 		if err != nil {
@@ -218,6 +227,7 @@ func main() {
 		}
 		if n == 1 {
 			noop1 = b.wall
+			fixed = func() { fixedCost(f, b) }
 		}
 		row(fmt.Sprintf("%d items", n), f, b)
 	}
@@ -234,6 +244,9 @@ func main() {
 		row(fmt.Sprintf("%d modules", n), f, b)
 		costs = append(costs, perMC{n, (f.wall - b.wall) / time.Duration(n)})
 	}
+	if fixed != nil {
+		fixed()
+	}
 	if len(costs) > 0 {
 		fmt.Printf("\ncost of one MachineConfig = (day1kmod - no-op) / modules")
 		if noop1 > 0 {
@@ -248,4 +261,29 @@ func main() {
 			fmt.Println()
 		}
 	}
+}
+
+// The goal for the function's fixed cost (issue 17): one item at most this
+// many times the no-op's wall time and peak memory, measured in the same run.
+const (
+	goalWall = 1.3
+	goalRSS  = 1.5
+)
+
+// fixedCost prints the 1-item ratios against the goal: medians, and the
+// ratio of the smallest runs beside them.
+func fixedCost(f, b sample) {
+	verdict := func(r, goal float64) string {
+		if r <= goal {
+			return "met"
+		}
+		return "NOT met"
+	}
+	wall := float64(f.wall) / float64(b.wall)
+	rss := float64(f.rssKB) / float64(b.rssKB)
+	fmt.Printf("\nfixed cost, 1 item against the no-op (median; min in brackets):\n")
+	fmt.Printf("  wall      %5.2fx (%5.2fx)   goal <= %.1fx: %s\n", wall,
+		float64(f.minWall)/float64(b.minWall), goalWall, verdict(wall, goalWall))
+	fmt.Printf("  peak RSS  %5.2fx (%5.2fx)   goal <= %.1fx: %s\n", rss,
+		float64(f.minRSSKB)/float64(b.minRSSKB), goalRSS, verdict(rss, goalRSS))
 }

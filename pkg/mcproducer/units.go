@@ -96,10 +96,12 @@ func prefetchUnit(name string) string {
 		{"Unit", "After", "network-online.target network.target",
 			"Stopped before the network: the fetch at shutdown needs the registry."},
 		{"Unit", "Before", "kubelet.service kubelet-dependencies.target " + mcdFirstbootService + " " +
-			nodescripts.PullUnit(name) + " " + nodescripts.FetchUnit(name) + " ostree-finalize-staged.service",
+			nodescripts.PullUnit(name) + " " + nodescripts.FetchUnit(name),
 			"Stopped after the kubelet (its pods are gone), after the MCD's firstboot service\n" +
-				"(whose reboot it serves), after the gate and the fetch unit (whose lock it takes), and\n" +
-				"before ostree finalizes the staged deployment whose kernel it reads."},
+				"(whose reboot it serves), and after the gate and the fetch unit (whose lock it takes).\n" +
+				"Not ordered against ostree-finalize-staged.service: that unit is Before=basic.target,\n" +
+				"so it stops after every ordinary service, this one included (an explicit Before= of\n" +
+				"it would close a cycle with the default After=basic.target)."},
 		{"Service", "Type", "oneshot", ""},
 		{"Service", "RemainAfterExit", "yes", "Active all boot long, so that every shutdown stops it."},
 		{"Service", "ExecStop", nodescripts.PrefetchCommand(name), ""},

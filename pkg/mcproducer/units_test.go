@@ -140,12 +140,18 @@ func TestUnitsOrdering(t *testing.T) {
 	// The prefetch: its stop is the work. At shutdown systemd stops units in
 	// the reverse order of starting them: it runs after the kubelet, the
 	// MCD's firstboot service, the gate and the fetch stopped, and before
-	// the network and ostree's finalization; bounded above the largest
+	// the network (and ostree's finalization, by its own ordering); bounded above the largest
 	// maxShutdownDelay, so that the script's own bound ends it.
 	want("prefetch", prefetch, "Unit/Wants", "network-online.target")
 	want("prefetch", prefetch, "Unit/After", "network-online.target network.target")
 	want("prefetch", prefetch, "Unit/Before", "kubelet.service kubelet-dependencies.target machine-config-daemon-firstboot.service "+
-		"day1kmod-pull-ice.service day1kmod-fetch-ice.service ostree-finalize-staged.service")
+		"day1kmod-pull-ice.service day1kmod-fetch-ice.service")
+	// ostree-finalize-staged.service is Before=basic.target: a Before= of it
+	// would close an ordering cycle with the default After=basic.target, and
+	// systemd would drop the prefetch's stop job to break it.
+	if strings.Contains(prefetchUnit(n), "ostree-finalize-staged") || prefetch["Unit/DefaultDependencies"] != nil {
+		t.Errorf("the prefetch unit is ordered against ostree-finalize-staged.service or changes its default dependencies")
+	}
 	want("prefetch", prefetch, "Service/Type", "oneshot")
 	want("prefetch", prefetch, "Service/RemainAfterExit", "yes")
 	want("prefetch", prefetch, "Service/ExecStart")

@@ -58,7 +58,8 @@ while read -r name apt dnf brew gomod how; do
 	4) pkg=$brew ;;
 	esac
 	if [[ $pkg != - ]]; then
-		packages+=("$pkg")
+		IFS=, read -r -a pkgs <<<"$pkg"
+		packages+=("${pkgs[@]}")
 		via_pm+=("$name")
 	else
 		[[ $how == - ]] && how="it from this system's packages"
@@ -81,8 +82,10 @@ fi
 case $manager in
 apt-get)
 	update=(apt-get -o DPkg::Lock::Timeout=600 update -q)
-	install=(env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q "${packages[@]}")
-	hint="sudo apt-get update && sudo apt-get install -y ${packages[*]}"
+	# Without recommends: prometheus would bring node-exporter, a daemon.
+	install=(env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q
+		--no-install-recommends "${packages[@]}")
+	hint="sudo apt-get update && sudo apt-get install -y --no-install-recommends ${packages[*]}"
 	;;
 dnf)
 	update=()

@@ -62,8 +62,8 @@ while read -r name apt dnf brew gomod how; do
 		packages+=("${pkgs[@]}")
 		via_pm+=("$name")
 	else
-		[[ $how == - ]] && how="it from this system's packages"
-		manual+=("$name: ${manager:-no package manager known here (apt-get, dnf, brew)}${manager:+ has no package of it}; install $how")
+		[[ $how == - ]] && how="install it from this system's packages"
+		manual+=("$name: ${manager:-no package manager known here (apt-get, dnf, brew)}${manager:+ has no package of it}; $how")
 	fi
 done <"$list"
 

@@ -100,7 +100,7 @@ func TestPath(t *testing.T) {
 }
 
 // Every row of the real list says how to get its program: a package, a
-// module or words for doing it by hand (hack/tools.sh reads six columns).
+// module, or what else to do (hack/tools.sh reads six columns).
 func TestListRows(t *testing.T) {
 	root, err := RepoRoot()
 	if err != nil {
@@ -120,11 +120,11 @@ func TestListRows(t *testing.T) {
 		}
 		rows++
 		if len(fields) < 6 {
-			t.Errorf("%s: %d columns, want program, apt, dnf, brew, go, by hand", fields[0], len(fields))
+			t.Errorf("%s: %d columns, want program, apt, dnf, brew, go, else", fields[0], len(fields))
 			continue
 		}
 		if strings.Join(fields[1:], "") == strings.Repeat("-", len(fields)-1) {
-			t.Errorf("%s: no package, no module and no way by hand", fields[0])
+			t.Errorf("%s: no package, no module and nothing else to do", fields[0])
 		}
 	}
 	if err := s.Err(); err != nil {

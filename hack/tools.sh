@@ -123,8 +123,9 @@ if ((${#modules[@]})); then
 	done
 fi
 if ((${#packages[@]})) && $can_pm; then
-	((${#update[@]})) && run "${sudo[@]}" "${update[@]}"
-	run "${sudo[@]}" "${install[@]}"
+	# ${a[@]+...}: an empty array under set -u, in macOS's bash 3.2 too.
+	((${#update[@]})) && run ${sudo[@]+"${sudo[@]}"} "${update[@]}"
+	run ${sudo[@]+"${sudo[@]}"} "${install[@]}"
 	missing=()
 	for name in "${via_pm[@]}"; do
 		found "$name" || missing+=("$name")

@@ -4,7 +4,6 @@ GO ?= go
 BIN := $(CURDIR)/bin
 export PATH := $(BIN):$(PATH)
 
-KUSTOMIZE_VERSION := v5.8.2
 KUSTOMIZE := $(BIN)/kustomize
 FUZZTIME ?= 30s
 IMAGE ?= day1kmod:dev
@@ -48,11 +47,14 @@ generate:
 $(BIN)/platforms/%/day1kmod: FORCE
 	$(call go_build,$(word 1,$(subst -, ,$*)),$(word 2,$(subst -, ,$*)),$@)
 
+# What the tests run besides Go is listed once, in hack/tools.txt.
 $(KUSTOMIZE):
-	GOBIN=$(BIN) $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	@GO=$(GO) BIN=$(BIN) hack/tools.sh kustomize
 
-## tools: the clients the end-to-end tests drive (kpt comes from the system)
-tools: $(KUSTOMIZE)
+## tools: install what the tests run and this machine lacks (hack/tools.txt):
+## system packages (as root, with sudo, or brew), Go modules into bin/
+tools:
+	@GO=$(GO) BIN=$(BIN) hack/tools.sh
 
 ## example: render the kustomize example with the function (no cluster needed)
 example: build $(KUSTOMIZE)
@@ -60,11 +62,13 @@ example: build $(KUSTOMIZE)
 
 ## test: vet, unit, golden, node-script and client end-to-end tests
 # The examples' tests run binaries they build, which go test's cache does not
-# track: they always run (-count=1).
-test: build tools
+# track: they always run (-count=1). The node scripts' behaviour tests run
+# bash thousands of times: on a busy 2-core machine they outlast go test's
+# default 10 minutes, hence the longer bound.
+test: tools build
 	$(GO) vet ./...
-	$(GO) test $$($(GO) list ./... | grep -v /examples$$)
-	$(GO) test -count=1 ./examples/
+	$(GO) test -timeout 30m $$($(GO) list ./... | grep -v /examples$$)
+	$(GO) test -timeout 30m -count=1 ./examples/
 
 ## golden: regenerate every golden file and example output after a deliberate
 ## change of the output; review the diff before committing it

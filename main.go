@@ -8,7 +8,7 @@ import (
 	"os"
 
 	"github.com/day1kmod/day1kmod/function"
-	"github.com/day1kmod/day1kmod/internal/verifycmd"
+	"github.com/day1kmod/day1kmod/verifycmd"
 )
 
 func main() {

@@ -2,9 +2,9 @@
 // function binary on the examples, and the output must equal the example's
 // checked-in expected output.
 //
-// Clients: $KUSTOMIZE, else <repo>/bin/kustomize, else kustomize on PATH;
-// $KPT, else kpt on PATH. A missing client skips its test, unless $CI is set:
-// then it fails. Regenerate the expected outputs (after checking why they
+// The clients are found by internal/testtools ($KUSTOMIZE or $KPT, else
+// bin/, else PATH); a missing one fails its test, telling to run make tools.
+// Regenerate the expected outputs (after checking why they
 // changed) with WRITE_GOLDEN_OUTPUT=1 go test ./examples/.
 package examples_test
 
@@ -19,6 +19,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/day1kmod/day1kmod/internal/testtools"
 	"github.com/day1kmod/day1kmod/pkg/mcproducer"
 )
 
@@ -53,32 +54,9 @@ func TestMain(m *testing.M) {
 	}())
 }
 
-// tool finds a client binary or skips (fails under CI).
-func tool(t *testing.T, env, name string, candidates ...string) string {
-	t.Helper()
-	if p := os.Getenv(env); p != "" {
-		return p
-	}
-	for _, c := range candidates {
-		if st, err := os.Stat(c); err == nil && !st.IsDir() {
-			return c
-		}
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s not found (set $%s, or install it): required when CI is set", name, env)
-	}
-	t.Skipf("%s not found (set $%s); skipped outside CI", name, env)
-	return ""
-}
+func kustomize(t *testing.T) string { return testtools.Path(t, "kustomize") }
 
-func kustomize(t *testing.T) string {
-	return tool(t, "KUSTOMIZE", "kustomize", filepath.Join(repoRoot, "bin", "kustomize"))
-}
-
-func kpt(t *testing.T) string { return tool(t, "KPT", "kpt") }
+func kpt(t *testing.T) string { return testtools.Path(t, "kpt") }
 
 // workspace is a temporary copy of the repository's layout: bin/day1kmod
 // and the named examples under examples/, so relative exec paths resolve as

@@ -6,7 +6,8 @@
 // empty environment as the image's user. Containers are not run: what the
 // image holds is checked, not a container of it.
 //
-// No working podman skips the test, unless $CI is set: then it fails.
+// podman, file and shellcheck come from make tools (hack/tools.txt): a
+// missing or broken one fails the test.
 package examples_test
 
 import (
@@ -15,7 +16,6 @@ import (
 	"debug/buildinfo"
 	"debug/elf"
 	"encoding/json"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/day1kmod/day1kmod/function"
+	"github.com/day1kmod/day1kmod/internal/testtools"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -59,20 +60,12 @@ func podmanFlags(dir string) []string {
 		"--tmpdir", filepath.Join(dir, "tmp"), "--storage-driver", "vfs", "--events-backend", "none"}
 }
 
-// podman finds a podman that answers `podman info`, or skips (fails in CI).
+// podman finds a podman that answers `podman info`, or fails the test.
 func podman(t *testing.T, flags []string) func(args ...string) []byte {
 	t.Helper()
-	p, err := exec.LookPath("podman")
-	if err == nil {
-		if out, ierr := exec.Command(p, append(flags, "info")...).CombinedOutput(); ierr != nil {
-			err = errors.New(ierr.Error() + ": " + strings.TrimSpace(string(out)))
-		}
-	}
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("no working podman (%v): required when CI is set (apt-get install podman)", err)
-		}
-		t.Skipf("no working podman (%v): the image is not built; skipped outside CI", err)
+	p := testtools.Path(t, "podman")
+	if out, err := exec.Command(p, append(flags, "info")...).CombinedOutput(); err != nil {
+		t.Fatalf("podman does not work, so the image cannot be built: podman info: %v\n%s", err, out)
 	}
 	return func(args ...string) []byte {
 		t.Helper()
@@ -313,13 +306,9 @@ func checkStatic(t *testing.T, exe, arch string) {
 	if b, err := os.ReadFile(exe); err != nil || !bytes.Contains(b, []byte(imageTestVersion)) {
 		t.Errorf("the binary does not hold the version %s given to make (-X mcproducer.Version): %v", imageTestVersion, err)
 	}
-	out, err := exec.Command("file", "-b", exe).Output()
+	out, err := exec.Command(testtools.Path(t, "file"), "-b", exe).Output()
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("file: %v (apt-get install file)", err)
-		}
-		t.Logf("file not run: %v", err)
-		return
+		t.Fatalf("file -b %s: %v", exe, err)
 	}
 	for _, want := range []string{"ELF 64-bit", fileArch[arch], "statically linked", "stripped"} {
 		if !strings.Contains(string(out), want) {
@@ -453,7 +442,7 @@ func TestDockerfilesAgree(t *testing.T) {
 
 // The scripts users run (make image's, the examples'): shellcheck clean.
 func TestScriptsShellcheck(t *testing.T) {
-	sc := tool(t, "SHELLCHECK", "shellcheck")
+	sc := testtools.Path(t, "shellcheck")
 	var scripts []string
 	for _, pattern := range []string{"hack/image/*.sh", "examples/*/*.sh"} {
 		m, err := filepath.Glob(filepath.Join(repoRoot, pattern))

@@ -4,21 +4,21 @@
 // failed unit, not on a working one), and the cluster-monitoring-config
 // snippet selects exactly day1kmod's units.
 //
-// promtool (Debian's prometheus package) is required: without it the test
-// fails, with the command that installs it.
+// promtool (hack/tools.txt) is required: without it the test fails, telling
+// to run make tools.
 package examples_test
 
 import (
 	"bytes"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/day1kmod/day1kmod/internal/testtools"
 	"github.com/day1kmod/day1kmod/pkg/nodescripts"
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -120,10 +120,7 @@ func TestMonitoringPrometheusRule(t *testing.T) {
 	}
 
 	// promtool on the rule file prometheus-operator would write: spec as is.
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Fatalf("promtool not found: the alert rules are not checked (apt-get install prometheus)")
-	}
+	promtool := testtools.Path(t, "promtool")
 	var obj struct {
 		Spec json.RawMessage `json:"spec"`
 	}

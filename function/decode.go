@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
-	"github.com/day1kmod/day1kmod/internal/lazyregexp"
+	"github.com/day1kmod/day1kmod/pkg/lazyregexp"
 )
 
 // source is one decoded Day1KernelModule (from the functionConfig, an item,

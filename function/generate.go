@@ -11,8 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
-	"github.com/day1kmod/day1kmod/internal/lazyregexp"
-	"github.com/day1kmod/day1kmod/internal/ynode"
+	"github.com/day1kmod/day1kmod/pkg/lazyregexp"
+	"github.com/day1kmod/day1kmod/pkg/ynode"
 )
 
 // generated is one item the function emits.

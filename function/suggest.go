@@ -4,7 +4,7 @@ import (
 	"reflect"
 	"strings"
 
-	"github.com/day1kmod/day1kmod/internal/lazyregexp"
+	"github.com/day1kmod/day1kmod/pkg/lazyregexp"
 )
 
 // jsonFields lists the JSON field names of a struct type, embedded structs

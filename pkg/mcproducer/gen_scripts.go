@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/day1kmod/day1kmod/internal/scriptsource"
+	"github.com/day1kmod/day1kmod/pkg/mcproducer/internal/scriptsource"
 )
 
 func main() {

@@ -15,9 +15,9 @@ import (
 	"github.com/coreos/ignition/v2/config/validate"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
-	"github.com/day1kmod/day1kmod/internal/scriptsource"
-	"github.com/day1kmod/day1kmod/internal/ynode"
+	"github.com/day1kmod/day1kmod/pkg/mcproducer/internal/scriptsource"
 	"github.com/day1kmod/day1kmod/pkg/nodescripts"
+	"github.com/day1kmod/day1kmod/pkg/ynode"
 )
 
 // ignitionConfig builds the Ignition config of a defaulted, valid c as

@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
-	"github.com/day1kmod/day1kmod/internal/lazyregexp"
+	"github.com/day1kmod/day1kmod/pkg/lazyregexp"
 	"github.com/day1kmod/day1kmod/pkg/nodescripts"
 )
 

@@ -13,7 +13,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 	sigsyaml "sigs.k8s.io/yaml"
 
-	"github.com/day1kmod/day1kmod/internal/ynode"
+	"github.com/day1kmod/day1kmod/pkg/ynode"
 )
 
 // RoleLabel selects the MachineConfigPool a MachineConfig belongs to.

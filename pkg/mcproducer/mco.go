@@ -7,7 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/day1kmod/day1kmod/internal/ynode"
+	"github.com/day1kmod/day1kmod/pkg/ynode"
 )
 
 // MaxMachineConfigSize is the MCO's limit on one MachineConfig, in bytes of

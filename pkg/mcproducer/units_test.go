@@ -11,28 +11,15 @@ import (
 
 	"github.com/coreos/go-systemd/v22/unit"
 
+	"github.com/day1kmod/day1kmod/internal/testtools"
 	"github.com/day1kmod/day1kmod/pkg/nodescripts"
 )
-
-// requireTool skips when a checker is missing on a developer's machine; in
-// CI (CI set) a missing checker fails, so a green run means it ran.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is required in CI: %v", name, err)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return path
-}
 
 // TestUnitsPassSystemdAnalyze writes every file and unit of the config into
 // a root directory, as Ignition would, and has systemd verify each unit
 // there, dependencies included. systemd-analyze exits 0 on unknown keys, so any output fails.
 func TestUnitsPassSystemdAnalyze(t *testing.T) {
-	analyze := requireTool(t, "systemd-analyze")
+	analyze := testtools.Path(t, "systemd-analyze")
 	for name, c := range outputCases() {
 		t.Run(name, func(t *testing.T) {
 			d := c.WithDefaults()

@@ -10,7 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/day1kmod/day1kmod/internal/lazyregexp"
+	"github.com/day1kmod/day1kmod/pkg/lazyregexp"
 	"github.com/day1kmod/day1kmod/pkg/nodescripts"
 )
 

@@ -29,7 +29,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
-	"github.com/day1kmod/day1kmod/internal/lazyregexp"
+	"github.com/day1kmod/day1kmod/pkg/lazyregexp"
 )
 
 // The scripts, byte for byte as in this directory. They are strings rather

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/day1kmod/day1kmod/internal/testtools"
 )
 
 const kvPlaceholder = "${KERNEL_FULL_VERSION}"
@@ -225,14 +227,10 @@ func TestEmbedded(t *testing.T) {
 }
 
 // shellcheck every script: the node scripts, the fakes and their library.
-// A missing shellcheck fails the test everywhere (CI installs it, .ci/run):
-// a green make test means the scripts were checked.
+// A missing shellcheck fails the test (make tools installs it): a green
+// make test means the scripts were checked.
 func TestShellcheck(t *testing.T) {
-	sc, err := exec.LookPath("shellcheck")
-	if err != nil {
-		t.Fatal("shellcheck is not installed, so the node scripts cannot be checked; install it, e.g. " +
-			"apt-get install -y shellcheck (Debian, Ubuntu) or dnf install -y ShellCheck (Fedora)")
-	}
+	sc := testtools.Path(t, "shellcheck")
 	files := []string{"lib.sh", "load.sh", "pull.sh", "fetch.sh", "testdata/fakelib.sh"}
 	fakes, err := filepath.Glob("testdata/fakebin/*")
 	if err != nil || len(fakes) == 0 {

@@ -27,8 +27,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
-	vt "github.com/day1kmod/day1kmod/internal/verifytest"
 	"github.com/day1kmod/day1kmod/pkg/nodescripts"
+	vt "github.com/day1kmod/day1kmod/pkg/verify/verifytest"
 )
 
 // want is one row the report must hold: kernel × check (× module) with a

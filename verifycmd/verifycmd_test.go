@@ -18,8 +18,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	vt "github.com/day1kmod/day1kmod/internal/verifytest"
 	"github.com/day1kmod/day1kmod/pkg/nodescripts"
+	vt "github.com/day1kmod/day1kmod/pkg/verify/verifytest"
 )
 
 func run(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
@@ -122,7 +122,7 @@ func TestVerifyCommand(t *testing.T) {
 		}
 	})
 	t.Run("a kpt package directory: every Day1KernelModule in it", func(t *testing.T) {
-		code, out, errs := run(t, "", "-f", "../../examples/kpt-package", "--kernel", vt.EL96, "--from", f.layout, "-o", "json")
+		code, out, errs := run(t, "", "-f", "../examples/kpt-package", "--kernel", vt.EL96, "--from", f.layout, "-o", "json")
 		if code != 1 || !strings.Contains(out, `"name": "ice"`) || !strings.Contains(out, `"name": "mlx5"`) ||
 			!strings.Contains(out, "no image named quay.io/acme/mlx5-kmod:"+vt.EL96) {
 			t.Errorf("exit %d, want 1 and rows for ice and mlx5 (not in the layout):\n%s%s", code, out, errs)

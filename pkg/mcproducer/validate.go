@@ -164,30 +164,10 @@ func (c Config) validateFields(at func(string) *field.Path, namePath *field.Path
 // their defaults.
 func validateLifecycle(c Config, at func(string) *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	if v := c.MaxKubeletDelay; v != "" {
-		lo, hi := nodescripts.MinMaxKubeletDelay, nodescripts.MaxMaxKubeletDelay
-		d, err := time.ParseDuration(v)
-		switch {
-		case err != nil:
-			errs = append(errs, field.Invalid(at("maxKubeletDelay"), v, "must be a duration such as 90s, 5m or 1h"))
-		case d < lo || d > hi:
-			errs = append(errs, field.Invalid(at("maxKubeletDelay"), v, fmt.Sprintf("must be from %s to %s", shortDuration(lo), shortDuration(hi))))
-		case d%time.Second != 0:
-			errs = append(errs, field.Invalid(at("maxKubeletDelay"), v, "must be whole seconds"))
-		}
-	}
-	if v := c.MaxShutdownDelay; v != "" {
-		lo, hi := nodescripts.MinMaxShutdownDelay, nodescripts.MaxMaxShutdownDelay
-		d, err := time.ParseDuration(v)
-		switch {
-		case err != nil:
-			errs = append(errs, field.Invalid(at("maxShutdownDelay"), v, "must be a duration such as 90s or 5m, or 0s to fetch nothing at shutdown"))
-		case d != 0 && (d < lo || d > hi):
-			errs = append(errs, field.Invalid(at("maxShutdownDelay"), v, fmt.Sprintf("must be 0s (off) or from %s to %s", shortDuration(lo), shortDuration(hi))))
-		case d%time.Second != 0:
-			errs = append(errs, field.Invalid(at("maxShutdownDelay"), v, "must be whole seconds"))
-		}
-	}
+	errs = append(errs, validateBound(at("maxKubeletDelay"), c.MaxKubeletDelay,
+		nodescripts.MinMaxKubeletDelay, nodescripts.MaxMaxKubeletDelay, "")...)
+	errs = append(errs, validateBound(at("maxShutdownDelay"), c.MaxShutdownDelay,
+		nodescripts.MinMaxShutdownDelay, nodescripts.MaxMaxShutdownDelay, "to fetch nothing at shutdown")...)
 	if v := c.RebootPolicy; v != "" {
 		var valid []string
 		for _, p := range nodescripts.RebootPolicies {
@@ -198,6 +178,29 @@ func validateLifecycle(c Config, at func(string) *field.Path) field.ErrorList {
 		}
 	}
 	return errs
+}
+
+// validateBound checks a duration setting v ("" takes the default): whole
+// seconds from lo to hi, or 0s when off says what 0s means.
+func validateBound(path *field.Path, v string, lo, hi time.Duration, off string) field.ErrorList {
+	if v == "" {
+		return nil
+	}
+	example, within := "must be a duration such as 90s or 5m", fmt.Sprintf("must be from %s to %s", shortDuration(lo), shortDuration(hi))
+	if off != "" {
+		example += ", or 0s " + off
+		within = "must be 0s (off) or " + strings.TrimPrefix(within, "must be ")
+	}
+	d, err := time.ParseDuration(v)
+	switch {
+	case err != nil:
+		return field.ErrorList{field.Invalid(path, v, example)}
+	case (off == "" || d != 0) && (d < lo || d > hi):
+		return field.ErrorList{field.Invalid(path, v, within)}
+	case d%time.Second != 0:
+		return field.ErrorList{field.Invalid(path, v, "must be whole seconds")}
+	}
+	return nil
 }
 
 // validateParameters checks modprobe parameters: each "name" or

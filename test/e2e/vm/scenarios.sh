@@ -331,7 +331,7 @@ scenario_replace() {
 	row_end 1 1 1
 
 	row_begin "second boot"
-	check "boot 2 ran to its end (the MCD's reboot after its report)" eq "$(res 2 boot) ${ENDINGS[1]}" "2 reboot"
+	check "boot 2 ran to its end (the MCD's reboot after its report)" eq "$(res 2 state) ${ENDINGS[1]}" "running reboot"
 	check "load ends before network-pre.target (journal order)" load_before_netpre 2 dummy
 	check "OOT dummy loaded with tag=day1 (in-tree one unloaded)" oot_loaded 2 dummy day1
 	check "load unit active" unit_is 2 day1kmod-load-dummy.service active success
@@ -361,7 +361,7 @@ scenario_replace() {
 
 	# Kernel upgrade: the stand-in MCD stages kernel B at the end of boot 2
 	# and reboots; the shutdown fetches B's tree.
-	row_begin "kernel upgrade: fetched at the MCD's shutdown, 1 reboot"
+	row_begin "kernel upgrade at the MCD's shutdown: 1 reboot"
 	check "the MCD staged kernel B and rebooted" jhas 2 "e2e: MCD update: staging the OS with kernel $KVER2"
 	check "no ordering cycle (the prefetch's stop and ostree's finalization both run)" no_ordering_cycle 2
 	check "the prefetch starts after the kubelet stopped" after 2 'Stopped kubelet.service' "day1kmod\\[dummy\\]: next boot: "
@@ -372,7 +372,7 @@ scenario_replace() {
 	check "the prefetch ends before NetworkManager stops" after 2 "Stopped $PREFETCH_UNIT" 'Stopping NetworkManager.service'
 	check "ostree finalized the staged deployment" jhas 2 'ostree\[[0-9]+\]: finalized rhcos'
 	check "boot 3 runs kernel B" eq "$(res 3 kernel)" "$KVER2"
-	check "boot 3 ran to its end: no reboot of day1kmod's own" eq "$(res 3 boot) ${ENDINGS[2]}" "3 reboot"
+	check "boot 3 ran to its end: no reboot of day1kmod's own" eq "$(res 3 state) ${ENDINGS[2]}" "running reboot"
 	check "boot 3: nobody but the MCD rebooted" not jhas 3 'day1kmod\[dummy\]: rebooting'
 	check "load ends before network-pre.target" load_before_netpre 3 dummy
 	check "OOT dummy for kernel B loaded with tag=day1" oot_loaded 3 dummy day1
@@ -394,7 +394,7 @@ scenario_replace() {
 
 	# Image edit: the MCD writes the config with the dummy2 image at the end
 	# of boot 3 and reboots (same kernel): the shutdown fetches dummy2.
-	row_begin "image edit: fetched at the MCD's shutdown, 1 reboot"
+	row_begin "image edit at the MCD's shutdown: 1 reboot"
 	check "the MCD wrote the new image into the config" jhas 3 "e2e: MCD update: writing /etc/day1kmod/dummy.conf: image=$IMG/dummy2:"
 	check "the prefetch fetches the new image for the running kernel" jhas 3 "day1kmod\\[dummy\\]: next boot: no current tree for kernel $KVER2: fetching image '$IMG/dummy2:$KVER2'"
 	check "and says the next boot needs no reboot of day1kmod's own" jhas 3 "day1kmod\\[dummy\\]: next boot: fetched image '$IMG/dummy2:$KVER2' for kernel $KVER2 in [0-9]+s"
@@ -518,7 +518,7 @@ scenario_registry_late() {
 	# Boot 2 alone: the disk is read right after its shutdown.
 	boot_until_poweroff "$SD/disk.img" 2
 	row_begin "registry unreachable: next boot"
-	check "boot 2 ran to its end (the MCD's reboot after its report)" eq "$(res 2 boot) ${ENDINGS[1]}" "2 reboot"
+	check "boot 2 ran to its end (the MCD's reboot after its report)" eq "$(res 2 state) ${ENDINGS[1]}" "running reboot"
 	check "OOT dummy loaded with tag=day1" oot_loaded 2 dummy day1
 	check "load ends before network-pre.target" load_before_netpre 2 dummy
 	check "the kubelet sees the OOT dummy" kubelet_saw 2 "oot version=$OOT_VERSION"
@@ -531,7 +531,7 @@ scenario_registry_late() {
 	after_shutdown=$(disk_ls "$SD/disk.img" /var/lib/day1kmod/dummy)
 
 	boot_until_poweroff "$SD/disk.img" 4
-	row_begin "registry unreachable at shutdown (maxShutdownDelay ${SHUTDOWN_DELAY}s)"
+	row_begin "registry unreachable at shutdown (${SHUTDOWN_DELAY}s bound)"
 	check "the MCD stopped the registry, staged kernel B and rebooted" jhas 2 "e2e: MCD update: staging the OS with kernel $KVER2"
 	check "no ordering cycle" no_ordering_cycle 2
 	check "the prefetch tries B's image, bounded by ${SHUTDOWN_DELAY}s" jhas 2 "day1kmod\\[dummy\\]: next boot: no current tree for kernel $KVER2: fetching image '$IMG/dummy:$KVER2', at most ${SHUTDOWN_DELAY}s \\(maxShutdownDelay\\)"

@@ -296,6 +296,7 @@ const (
 	cmIgnitionVersion       = "ignitionVersion"
 	cmMaxKubeletDelay       = "maxKubeletDelay"
 	cmRebootPolicy          = "rebootPolicy"
+	cmMaxShutdownDelay      = "maxShutdownDelay"
 	cmPoolNodeSelector      = "machineConfigPoolSpec.nodeSelector"
 	cmPoolMaxUnavailable    = "machineConfigPoolSpec.maxUnavailable"
 	cmPoolPaused            = "machineConfigPoolSpec.paused"
@@ -304,7 +305,7 @@ const (
 var configMapKeys = []string{
 	cmName, cmMachineConfigName, cmMachineConfigPool, cmKernelModuleImage, cmKernelModuleName,
 	cmInTreeModulesToRemove, cmModuleParameters, cmAdditionalModules, cmFirmwarePath, cmIgnitionVersion,
-	cmMaxKubeletDelay, cmRebootPolicy, cmPoolNodeSelector, cmPoolMaxUnavailable, cmPoolPaused,
+	cmMaxKubeletDelay, cmRebootPolicy, cmMaxShutdownDelay, cmPoolNodeSelector, cmPoolMaxUnavailable, cmPoolPaused,
 }
 
 // additional turns "name param..." entries into modules.
@@ -379,6 +380,7 @@ func decodeConfigMap(o *fn.KubeObject) (*source, field.ErrorList) {
 		IgnitionVersion:       m[cmIgnitionVersion],
 		MaxKubeletDelay:       m[cmMaxKubeletDelay],
 		RebootPolicy:          m[cmRebootPolicy],
+		MaxShutdownDelay:      m[cmMaxShutdownDelay],
 	}}
 	_, hasSel := m[cmPoolNodeSelector]
 	_, hasMax := m[cmPoolMaxUnavailable]

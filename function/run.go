@@ -65,6 +65,13 @@ CONFIGURATION (functionConfig, or items of this kind in a kpt package)
                                      #   node the MCD is updating may go Degraded
                                      #  Never: day1kmod never reboots; the module is
                                      #   loaded at the next reboot someone else makes
+    maxShutdownDelay: 5m             # default 5m, 30s..20m, 0s = off: how long a
+                                     # node's shutdown (the MCD's reboot for an update,
+                                     # any reboot) may wait while day1kmod fetches
+                                     # what the next boot needs (a staged kernel, a new
+                                     # image), so that boot loads the module without a
+                                     # reboot of day1kmod's own; what does not finish
+                                     # is fetched by the next boot's gate
     ignitionVersion: 3.2.0           # 3.2.0 (default, OpenShift 4.8+), 3.4.0, 3.5.0
     machineConfigPoolSpec:           # optional: also generate a custom pool
       nodeSelector:                  #   required in it
@@ -90,7 +97,8 @@ CONFIGURATION (functionConfig, or items of this kind in a kpt package)
   moduleParameters (separated by spaces, like a modprobe command line, since
   an array parameter takes commas: "debug=1 arr=1,2"), additionalModules
   (separated by ';', each a name and its parameters: "irdma roce_ena=1;
-  mlx5_ib"), firmwarePath, maxKubeletDelay, rebootPolicy, ignitionVersion,
+  mlx5_ib"), firmwarePath, maxKubeletDelay, rebootPolicy, maxShutdownDelay,
+  ignitionVersion,
   machineConfigPoolSpec.nodeSelector (comma-separated
   label=value pairs), machineConfigPoolSpec.maxUnavailable,
   machineConfigPoolSpec.paused. An empty value is an explicit empty list:

@@ -63,6 +63,14 @@ type Config struct {
 	// drain, a node the MCD is updating may go Degraded) or RebootNever.
 	// Empty: RebootBeforeKubelet.
 	RebootPolicy string `json:"rebootPolicy,omitempty"`
+	// MaxShutdownDelay bounds how long a node's shutdown (the MCD's reboot
+	// for an update, any reboot) may wait while day1kmod fetches the tree
+	// the next boot needs (a staged kernel, a new image), so that boot loads
+	// the module without a reboot of day1kmod's own: a Go duration, whole
+	// seconds from 30s to 20m, or 0s to fetch nothing at shutdown. What does
+	// not finish in time is fetched by the next boot's gate, as without it.
+	// Empty: DefaultMaxShutdownDelay.
+	MaxShutdownDelay string `json:"maxShutdownDelay,omitempty"`
 	// IgnitionVersion is the Ignition spec version of the embedded config.
 	// Empty: DefaultIgnitionSpec.
 	IgnitionVersion string `json:"ignitionVersion,omitempty"`
@@ -95,6 +103,9 @@ func (c Config) WithDefaults() Config {
 	if c.RebootPolicy == "" {
 		c.RebootPolicy = RebootBeforeKubelet
 	}
+	if c.MaxShutdownDelay == "" {
+		c.MaxShutdownDelay = DefaultMaxShutdownDelay
+	}
 	if c.IgnitionVersion == "" {
 		c.IgnitionVersion = DefaultIgnitionSpec
 	}
@@ -112,6 +123,20 @@ const (
 // DefaultMaxKubeletDelay is Config.MaxKubeletDelay when empty:
 // nodescripts.DefaultMaxKubeletDelay as a user writes it (a test holds them equal).
 const DefaultMaxKubeletDelay = "5m"
+
+// DefaultMaxShutdownDelay is Config.MaxShutdownDelay when empty:
+// nodescripts.DefaultMaxShutdownDelay as a user writes it (a test holds them equal).
+const DefaultMaxShutdownDelay = "5m"
+
+// maxShutdownDelay is the node scripts' bound of a validated, defaulted c
+// (a zero duration turns the fetch at shutdown off).
+func (c Config) maxShutdownDelay() time.Duration {
+	d, _ := time.ParseDuration(c.MaxShutdownDelay)
+	if d == 0 {
+		return nodescripts.PrefetchOff
+	}
+	return d
+}
 
 // maxKubeletDelay is the parsed delay of a validated, defaulted c.
 func (c Config) maxKubeletDelay() time.Duration {

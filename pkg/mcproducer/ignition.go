@@ -42,8 +42,9 @@ func ignitionConfig(c Config) (*yaml.Node, []ign.File, error) {
 		FirmwarePath:  c.FirmwarePath,
 		Additional:    additionalModules(c.AdditionalModules),
 		// Validated and defaulted: whole seconds in range, a known policy.
-		MaxKubeletDelay: c.maxKubeletDelay(),
-		RebootPolicy:    nodescripts.RebootPolicy(c.RebootPolicy),
+		MaxKubeletDelay:  c.maxKubeletDelay(),
+		RebootPolicy:     nodescripts.RebootPolicy(c.RebootPolicy),
+		MaxShutdownDelay: c.maxShutdownDelay(),
 	})
 	if err != nil {
 		return nil, nil, err
@@ -61,6 +62,7 @@ func ignitionConfig(c Config) (*yaml.Node, []ign.File, error) {
 		enabledUnit(nodescripts.PullUnit(name), pullUnit(name)),
 		// Not enabled: the gate starts it when the tree is missing.
 		{Name: nodescripts.FetchUnit(name), Contents: ptr(fetchUnit(name))},
+		enabledUnit(nodescripts.PrefetchUnit(name), prefetchUnit(name)),
 	}
 	n, err := checkedNode(cfg, c.IgnitionVersion)
 	return n, cfg.Storage.Files, err

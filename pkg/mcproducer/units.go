@@ -82,6 +82,34 @@ func fetchUnit(name string) string {
 	})
 }
 
+// prefetchUnit does its work when it stops: at every shutdown, after the
+// kubelet stopped and before the network goes down, it fetches the tree the
+// next boot needs (the next deployment's kernel, the config file as the MCD
+// just wrote it), so that boot loads the module without a reboot of
+// day1kmod's own. Like ostree-finalize-staged.service: no ExecStart, the
+// work in ExecStop. It is active from early in every boot, before the MCD's
+// firstboot service, so that service's reboot runs it too.
+func prefetchUnit(name string) string {
+	return serializeUnit([]unitLine{
+		{"Unit", "Description", "day1kmod: at shutdown, fetch the out-of-tree kernel module of " + name + " for the next boot (bounded)", ""},
+		{"Unit", "Wants", "network-online.target", ""},
+		{"Unit", "After", "network-online.target network.target",
+			"Stopped before the network: the fetch at shutdown needs the registry."},
+		{"Unit", "Before", "kubelet.service kubelet-dependencies.target " + mcdFirstbootService + " " +
+			nodescripts.PullUnit(name) + " " + nodescripts.FetchUnit(name) + " ostree-finalize-staged.service",
+			"Stopped after the kubelet (its pods are gone), after the MCD's firstboot service\n" +
+				"(whose reboot it serves), after the gate and the fetch unit (whose lock it takes), and\n" +
+				"before ostree finalizes the staged deployment whose kernel it reads."},
+		{"Service", "Type", "oneshot", ""},
+		{"Service", "RemainAfterExit", "yes", "Active all boot long, so that every shutdown stops it."},
+		{"Service", "ExecStop", nodescripts.PrefetchCommand(name), ""},
+		{"Service", "TimeoutStopSec", systemdTime(nodescripts.PrefetchStopTimeout),
+			"The script ends at max_shutdown_delay of the config file as it is at shutdown\n" +
+				"(" + systemdTime(nodescripts.MaxMaxShutdownDelay) + " at most); this limit only backs it up."},
+		{"Install", "WantedBy", "multi-user.target", ""},
+	})
+}
+
 // unitLine is one Key=Value line of a unit, with the comment above it.
 type unitLine struct{ section, key, value, why string }
 

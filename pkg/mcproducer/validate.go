@@ -159,8 +159,9 @@ func (c Config) validateFields(at func(string) *field.Path, namePath *field.Path
 	return errs
 }
 
-// validateLifecycle checks the node lifecycle settings: the gate's bound and
-// the reboot policy. Empty values take their defaults.
+// validateLifecycle checks the node lifecycle settings: the gate's bound, the
+// bound of the fetch at shutdown and the reboot policy. Empty values take
+// their defaults.
 func validateLifecycle(c Config, at func(string) *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if v := c.MaxKubeletDelay; v != "" {
@@ -173,6 +174,18 @@ func validateLifecycle(c Config, at func(string) *field.Path) field.ErrorList {
 			errs = append(errs, field.Invalid(at("maxKubeletDelay"), v, fmt.Sprintf("must be from %s to %s", shortDuration(lo), shortDuration(hi))))
 		case d%time.Second != 0:
 			errs = append(errs, field.Invalid(at("maxKubeletDelay"), v, "must be whole seconds"))
+		}
+	}
+	if v := c.MaxShutdownDelay; v != "" {
+		lo, hi := nodescripts.MinMaxShutdownDelay, nodescripts.MaxMaxShutdownDelay
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil:
+			errs = append(errs, field.Invalid(at("maxShutdownDelay"), v, "must be a duration such as 90s or 5m, or 0s to fetch nothing at shutdown"))
+		case d != 0 && (d < lo || d > hi):
+			errs = append(errs, field.Invalid(at("maxShutdownDelay"), v, fmt.Sprintf("must be 0s (off) or from %s to %s", shortDuration(lo), shortDuration(hi))))
+		case d%time.Second != 0:
+			errs = append(errs, field.Invalid(at("maxShutdownDelay"), v, "must be whole seconds"))
 		}
 	}
 	if v := c.RebootPolicy; v != "" {

@@ -114,7 +114,7 @@ func TestRenderAdditional(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasSuffix(string(out), "reboot_policy=BeforeKubelet\nadditional_module=irdma roce_ena=1\nadditional_module=ice_swx\n") {
+	if !strings.HasSuffix(string(out), "reboot_policy=BeforeKubelet\nmax_shutdown_delay=300\nadditional_module=irdma roce_ena=1\nadditional_module=ice_swx\n") {
 		t.Errorf("Render:\n%s", out)
 	}
 	for _, bad := range []Module{{Name: "-r"}, {Name: "irdma", Parameters: []string{"a b"}}, {Name: "x", Parameters: []string{"-v"}}} {

@@ -115,18 +115,22 @@ load_proxy_env() {
 	done <"$file"
 }
 
-# pull_image REF: one podman pull, time-limited. The network being
-# "online" does not mean the registry is reachable yet: the caller retries.
+# pull_image REF [DEADLINE]: one podman pull, time-limited (and ended at
+# DEADLINE, when given). The network being "online" does not mean the
+# registry is reachable yet: the caller retries.
 pull_image() {
-	local ref="$1"
+	local ref="$1" deadline="${2:-0}" limit="$LIMIT_PULL"
 	local auth="${DAY1KMOD_ROOT}/var/lib/kubelet/config.json"
 	local args=(pull)
+	if ((deadline > 0 && deadline - $(now) < limit)); then
+		limit=$((deadline - $(now)))
+	fi
 	if [[ -f "$auth" ]]; then
 		args+=(--authfile "$auth")
 	fi
 	args+=("$ref")
 	log "pulling image '$ref'"
-	run_limited "$LIMIT_PULL" podman "${args[@]}" >&2
+	run_limited "$limit" podman "${args[@]}" >&2
 }
 
 # registry_digest REF: print the digest the registry's tag REF points to
@@ -289,10 +293,12 @@ HOST_LINK=day1kmod-host
 DEPMOD_SEARCH="search updates extra built-in weak-updates ${HOST_LINK}"
 
 # link_host_modules MODDIR: link MODDIR/day1kmod-host to the host's module
-# directory of the running kernel and copy its modules.builtin* (which
-# modules are built into this kernel), so the tree resolves like the host.
+# directory of kernel KVER (in HOST_ROOT: the next boot's deployment when
+# fetching at shutdown) and copy its modules.builtin* (which modules are
+# built into this kernel), so the tree resolves like the host. finish_tree
+# points the link at the path the booted kernel will see once indexed.
 link_host_modules() {
-	local moddir="$1" host="${DAY1KMOD_ROOT}/lib/modules/${KVER}" f
+	local moddir="$1" host="${HOST_ROOT}/lib/modules/${KVER}" f
 	if [[ -e "${moddir}/${HOST_LINK}" || -L "${moddir}/${HOST_LINK}" ]]; then
 		error "image '$IMAGE_REF' has its own /opt/lib/modules/${KVER}/${HOST_LINK}: that name is the node's link to the host's modules"
 		return "$EXIT_IMAGE_UNUSABLE"
@@ -314,7 +320,7 @@ link_host_modules() {
 # kernel's symvers (RHCOS ships /lib/modules/K/symvers.gz), else -F for its
 # System.map. Prints nothing when the host has neither.
 host_symbols() {
-	local out="$1" host="${DAY1KMOD_ROOT}/lib/modules/${KVER}" boot="${DAY1KMOD_ROOT}/boot" f
+	local out="$1" host="${HOST_ROOT}/lib/modules/${KVER}" boot="${HOST_ROOT}/boot" f
 	for f in "${host}/symvers.gz" "${boot}/symvers-${KVER}.gz"; do
 		if [[ -f "$f" ]] && gzip -dc -- "$f" >"$out"; then
 			printf '%s\n' "-E"
@@ -393,6 +399,11 @@ finish_tree() {
 	ln -s ../../lib/modules "${TMP_TREE}/usr/lib/modules" || return 1
 	link_host_modules "$moddir" || return
 	index_tree || return
+	# Indexed through the next deployment's tree at shutdown: the booted
+	# kernel finds its modules at the usual path.
+	if [[ "$HOST_ROOT" != "$DAY1KMOD_ROOT" && -L "${moddir}/${HOST_LINK}" ]]; then
+		ln -sfn -- "${DAY1KMOD_ROOT}/lib/modules/${KVER}" "${moddir}/${HOST_LINK}" || return 1
+	fi
 	check_vermagic "$TMP_TREE" || return "$EXIT_IMAGE_UNUSABLE"
 	check_signature "$TMP_TREE" || return "$EXIT_IMAGE_UNUSABLE"
 	local entry words
@@ -456,15 +467,15 @@ commit_tree() {
 	log "modules for kernel $KVER are in $TREE (-> ${final##*/})"
 }
 
-# fetch_once REF: one attempt: pull (unless an earlier attempt of this run
-# pulled the image already: a retry does not download it again), extract,
-# check and commit. Returns 1 on a failure worth retrying (FETCH_ERROR says
-# why), EXIT_IMAGE_UNUSABLE when the image cannot work.
+# fetch_once REF [DEADLINE]: one attempt: pull (unless an earlier attempt
+# of this run pulled the image already: a retry does not download it
+# again), extract, check and commit. Returns 1 on a failure worth retrying
+# (FETCH_ERROR says why), EXIT_IMAGE_UNUSABLE when the image cannot work.
 fetch_once() {
-	local ref="$1" status=0
+	local ref="$1" deadline="${2:-0}" status=0
 	FETCH_ERROR=""
 	if [[ -z "$IMAGE_REF" ]]; then
-		if ! pull_image "$ref"; then
+		if ! pull_image "$ref" "$deadline"; then
 			FETCH_ERROR="could not pull image '$ref'"
 			return 1
 		fi
@@ -538,27 +549,64 @@ after_commit() {
 	esac
 }
 
-main() {
-	day1kmod_init "$@"
+# fetch_until REF DEADLINE: fetch_once until it works, backing off between
+# attempts; before DEADLINE (seconds since the epoch; 0: none) only. Returns
+# 0 once the tree is committed, EXIT_IMAGE_UNUSABLE when the image cannot
+# work, EXIT_OUT_OF_TIME when no attempt fits before DEADLINE any more.
+# FETCH_ERROR says why the last attempt failed; on_retry MESSAGE reports
+# each retry.
+EXIT_OUT_OF_TIME=3
+fetch_until() {
+	local ref="$1" deadline="$2" delay="$FETCH_FIRST_DELAY" attempt=0 status
+	while :; do
+		attempt=$((attempt + 1))
+		status=0
+		fetch_once "$ref" "$deadline" || status=$?
+		((status != 0)) || return 0
+		((status != EXIT_IMAGE_UNUSABLE)) || return "$status"
+		if ((deadline > 0 && $(now) + delay >= deadline)); then
+			return "$EXIT_OUT_OF_TIME"
+		fi
+		on_retry "attempt $attempt: $FETCH_ERROR; retrying in ${delay}s"
+		sleep "$delay"
+		delay=$((delay * 2 > FETCH_MAX_DELAY ? FETCH_MAX_DELAY : delay * 2))
+	done
+}
 
-	local state delay="$FETCH_FIRST_DELAY" attempt=0 status lock_fd
+# on_retry MESSAGE: the fetch unit's report of a failed attempt.
+on_retry() {
+	status_set pull_result=fetching pull_reason="$1"
+	warn "$1"
+}
+
+# start_fetching: the lock, the proxy and the leftovers of interrupted runs;
+# every fetch begins with it. Returns 1 when another fetch of N holds the
+# lock (waiting for it at most LOCK_WAIT seconds).
+LOCK_WAIT=0
+start_fetching() {
+	local lock_fd
 	mkdir -p "$DAY1KMOD_RUN_DIR"
 	# One fetch at a time per N: a second one (started by hand, or by a
 	# gate while this one runs) leaves the work to this one.
 	exec {lock_fd}>"${DAY1KMOD_RUN_DIR}/${CFG_NAME}.fetch.lock"
-	if ! flock -n "$lock_fd"; then
+	if ! flock -w "$LOCK_WAIT" "$lock_fd"; then
 		log "another fetch of '$CFG_NAME' is running (${DAY1KMOD_RUN_DIR}/${CFG_NAME}.fetch.lock): leaving the work to it"
-		exit 0
+		return 1
 	fi
-
-	trap cleanup EXIT
 	if [[ -d "$NAME_DIR" ]]; then
 		remove_stale_temp_dirs
 	fi
-	state="$(tree_state)"
-	local ref
-	ref="$(resolve_image)"
 	load_proxy_env
+}
+
+main() {
+	day1kmod_init "$@"
+	start_fetching || exit 0
+
+	trap cleanup EXIT
+	local state ref status=0
+	state="$(tree_state)"
+	ref="$(resolve_image)"
 	if [[ "$state" == current ]]; then
 		# Started by the gate of a boot whose tree is current: only the
 		# registry's answer about the tag can make this fetch do anything.
@@ -579,27 +627,243 @@ main() {
 	fi
 
 	mkdir -p "$NAME_DIR"
-
-	while :; do
-		attempt=$((attempt + 1))
-		status=0
-		fetch_once "$ref" || status=$?
-		((status != 0)) || break
-		if ((status == EXIT_IMAGE_UNUSABLE)); then
-			PULL_RESULT=unusable
-			status_set pull_result=unusable pull_reason="$FETCH_ERROR; not retrying"
-			error "$FETCH_ERROR; not retrying, not rebooting: the node keeps the in-tree driver until the image is fixed"
-			exit "$EXIT_IMAGE_UNUSABLE"
-		fi
-		status_set pull_result=fetching pull_reason="attempt $attempt: $FETCH_ERROR; retrying in ${delay}s"
-		warn "attempt $attempt: $FETCH_ERROR; retrying in ${delay}s"
-		sleep "$delay"
-		delay=$((delay * 2 > FETCH_MAX_DELAY ? FETCH_MAX_DELAY : delay * 2))
-	done
+	fetch_until "$ref" 0 || status=$?
+	if ((status != 0)); then
+		PULL_RESULT=unusable
+		status_set pull_result=unusable pull_reason="$FETCH_ERROR; not retrying"
+		error "$FETCH_ERROR; not retrying, not rebooting: the node keeps the in-tree driver until the image is fixed"
+		exit "$EXIT_IMAGE_UNUSABLE"
+	fi
 	remove_image
 	trap - EXIT
 	prune_trees
 	after_commit
 }
 
-main "$@"
+# ---------------------------------------------------------------- next boot
+
+# fetch.sh --next-boot CONFIG-FILE: the ExecStop= of day1kmod-prefetch-N.service,
+# which runs at every shutdown after the kubelet stopped and before the
+# network goes down. The MCD writes the new config file (and an OS update
+# stages the next deployment) before its reboot: this fetches the tree the
+# next boot needs, when it is not on disk, so that boot loads the module
+# without a reboot of day1kmod's own. Bounded by max_shutdown_delay; what it
+# cannot finish is left to the next boot's gate, and nothing it leaves
+# behind is ever loaded (the tree is committed by one rename, or not at all).
+
+# How long one look at the OS deployments, or at the route to the registry,
+# may take.
+LIMIT_QUERY=10
+
+# NEXT_ROOT, NEXT_KVER, NEXT_FROM: set by next_deployment.
+NEXT_ROOT=""
+NEXT_KVER=""
+NEXT_FROM=""
+
+# next_deployment: find the kernel the next boot runs. `ostree admin status`
+# reads the sysroot itself (rpm-ostree asks its daemon, which a shutdown may
+# not start again) and lists the deployments in boot order: the first one is
+# the next boot's, marked "*" when it is the booted one. Its root is
+# /ostree/deploy/OS/deploy/CHECKSUM.SERIAL and its kernel the directory
+# usr/lib/modules/K holding a regular file vmlinuz (how ostree itself finds
+# it). Not an ostree system, or the booted deployment first: the running
+# kernel. Returns 1 with NEXT_FROM saying why when neither works.
+next_deployment() {
+	local out line marker os csum serial root dir
+	NEXT_ROOT="$DAY1KMOD_ROOT"
+	NEXT_KVER="$KVER"
+	NEXT_FROM="the running kernel"
+	command -v ostree >/dev/null || return 0
+	if ! out="$(run_limited "$LIMIT_QUERY" ostree admin status 2>&1)"; then
+		NEXT_FROM="'ostree admin status' failed: ${out//$'\n'/ }"
+		return 1
+	fi
+	while IFS= read -r line; do
+		[[ "$line" =~ ^([*\ ])\ ([A-Za-z0-9_][A-Za-z0-9_.-]*)\ ([0-9a-f]{64})\.([0-9]+)( .*)?$ ]] || continue
+		marker="${BASH_REMATCH[1]}"
+		os="${BASH_REMATCH[2]}"
+		csum="${BASH_REMATCH[3]}"
+		serial="${BASH_REMATCH[4]}"
+		break
+	done <<<"$out"
+	if [[ -z "${csum:-}" ]]; then
+		NEXT_FROM="'ostree admin status' lists no deployment"
+		return 1
+	fi
+	[[ "$marker" != "*" ]] || return 0
+	root="${DAY1KMOD_ROOT}/ostree/deploy/${os}/deploy/${csum}.${serial}"
+	for dir in "$root"/usr/lib/modules/*/; do
+		dir="${dir%/}"
+		if [[ -f "${dir}/vmlinuz" && "${dir##*/}" != .* ]]; then
+			NEXT_KVER="${dir##*/}"
+			NEXT_ROOT="$root"
+			NEXT_FROM="the next deployment ${csum:0:12}.${serial}"
+			return 0
+		fi
+	done
+	NEXT_FROM="the next deployment ${csum}.${serial} has no kernel (no usr/lib/modules/K/vmlinuz under $root)"
+	return 1
+}
+
+# registry_route REF: 0 when the host to reach for REF (the proxy's, when
+# one is set) resolves and the node has a route to it. Else the network is
+# down for this purpose: ROUTE_ERROR says why. A name without a dot, a colon
+# or "localhost" is left to the container tools' search list: not checked.
+ROUTE_ERROR=""
+registry_route() {
+	local host="${1%%/*}" proxy="${HTTPS_PROXY:-}" addr
+	[[ "$1" == */* && ( "$host" == *[.:]* || "$host" == localhost ) ]] || return 0
+	if [[ -n "$proxy" ]]; then
+		host="${proxy#*://}"
+		host="${host#*@}"
+		host="${host%%/*}"
+	fi
+	if [[ "$host" == \[* ]]; then
+		host="${host#[}"
+		host="${host%%]*}"
+	elif [[ "$host" == *:*:* ]]; then
+		: # a bare IPv6 address
+	else
+		host="${host%%:*}"
+	fi
+	addr="$(run_limited "$LIMIT_QUERY" getent ahosts "$host" | awk 'NR == 1 { print $1 }')" || true
+	if [[ -z "$addr" ]]; then
+		ROUTE_ERROR="cannot resolve '$host'"
+		return 1
+	fi
+	if ! run_limited "$LIMIT_QUERY" ip route get "$addr" >/dev/null 2>&1; then
+		ROUTE_ERROR="no route to '$host' ($addr)"
+		return 1
+	fi
+}
+
+# prefetch_done RESULT REASON: record what this shutdown did for the next
+# boot, for the journal (by the caller) and the next boot's status file.
+prefetch_done() {
+	local file tmp
+	file="$(prefetch_record)"
+	tmp="${file}.tmp"
+	if ! mkdir -p "$NAME_DIR" || ! printf 'result=%s\nkernel=%s\nreason=%s\ntime=%s\n' "$1" "$NEXT_KVER" "${2//$'\n'/ }" "$(utc_now)" >"$tmp" ||
+		! mv -f -- "$tmp" "$file"; then
+		warn "cannot write $file"
+	fi
+}
+
+# next_boot_main CONFIG-FILE: look, and fetch in a worker bounded by
+# max_shutdown_delay (the worker's own deadline ends its retries; past the
+# bound it is stopped, and a stopped worker's leftovers are never loaded).
+next_boot_main() {
+	day1kmod_init "$@"
+	local started bound ref state status=0 why
+	started="$(now)"
+	bound="$CFG_MAX_SHUTDOWN_DELAY"
+	if ((bound == 0)); then
+		NEXT_KVER=""
+		prefetch_done disabled "max_shutdown_delay is 0"
+		log "next boot: maxShutdownDelay is 0: not fetching at shutdown"
+		return 0
+	fi
+	if ! next_deployment; then
+		prefetch_done skipped "cannot tell the next boot's kernel: $NEXT_FROM"
+		warn "next boot: cannot tell the next boot's kernel ($NEXT_FROM): not fetching; the next boot's gate fetches what it needs"
+		return 0
+	fi
+	KVER="$NEXT_KVER"
+	HOST_ROOT="$NEXT_ROOT"
+	TREE="${NAME_DIR}/${KVER}"
+	state="$(tree_state)"
+	ref="$(resolve_image)"
+	if [[ "$state" == current ]]; then
+		prefetch_done current "modules for kernel $KVER ($NEXT_FROM) are on disk"
+		log "next boot: modules for kernel $KVER are on disk at $TREE: nothing to fetch"
+		return 0
+	fi
+	load_proxy_env
+	if ! registry_route "$ref"; then
+		prefetch_done skipped "$ROUTE_ERROR: the network is down"
+		warn "next boot: $ROUTE_ERROR (the network is down): not fetching; the next boot's gate fetches it"
+		return 0
+	fi
+	log "next boot: no current tree for kernel $KVER ($NEXT_FROM): fetching image '$ref', at most ${bound}s (maxShutdownDelay)"
+	rm -f -- "$(prefetch_error_file)"
+	run_limited "$((bound - 2 * KILL_GRACE))" "$0" --next-boot-worker "$1" "$KVER" "$HOST_ROOT" "$((started + bound - 2 * KILL_GRACE - 5))" || status=$?
+	why=""
+	if [[ -f "$(prefetch_error_file)" ]]; then
+		IFS= read -r why <"$(prefetch_error_file)" || true
+		rm -f -- "$(prefetch_error_file)"
+	fi
+	case "$status" in
+	0)
+		prefetch_done fetched "image '$ref' for kernel $KVER ($NEXT_FROM), in $(($(now) - started))s"
+		log "next boot: fetched image '$ref' for kernel $KVER in $(($(now) - started))s: the next boot loads '$CFG_MODULE' without a reboot of day1kmod's own"
+		;;
+	"$EXIT_IMAGE_UNUSABLE")
+		[[ -n "$why" ]] || why="image '$ref' cannot work for kernel $KVER"
+		prefetch_done unusable "$why"
+		warn "next boot: $why; the next boot keeps the in-tree driver"
+		;;
+	*)
+		((status != 124)) || why="stopped at the bound${why:+ (last: $why)}"
+		why="${why:-the fetch ended with status $status}"
+		prefetch_done gave-up "$why"
+		warn "next boot: gave up after $(($(now) - started))s (maxShutdownDelay ${bound}s): $why; nothing changed, the next boot's gate fetches it"
+		;;
+	esac
+}
+
+# Where the worker leaves its last error for next_boot_main (one boot long).
+prefetch_error_file() { printf '%s/%s.prefetch-error\n' "$DAY1KMOD_RUN_DIR" "$CFG_NAME"; }
+
+# on_retry in the worker: the journal, and the error for next_boot_main.
+next_boot_on_retry() {
+	warn "next boot: $1"
+	printf '%s\n' "$FETCH_ERROR" >"$(prefetch_error_file)" || true
+}
+
+# next_boot_worker CONFIG-FILE KERNEL HOST-ROOT DEADLINE: the fetch of the
+# tree for KERNEL, with the fetch unit's checks (lock, free space, manifest,
+# signature, symbols against HOST-ROOT's kernel, atomic switch), no retry
+# that would end past DEADLINE, and no reboot. A TERM (the bound) runs the
+# cleanup: the temporary tree and the image go.
+next_boot_worker() {
+	day1kmod_init "$1"
+	KVER="$2"
+	HOST_ROOT="$3"
+	TREE="${NAME_DIR}/${KVER}"
+	local deadline="$4" ref status=0
+	on_retry() { next_boot_on_retry "$@"; }
+	LOCK_WAIT=$((deadline - $(now)))
+	((LOCK_WAIT > 0)) || LOCK_WAIT=0
+	if ! start_fetching; then
+		FETCH_ERROR="another fetch of '$CFG_NAME' held the lock until the bound"
+		printf '%s\n' "$FETCH_ERROR" >"$(prefetch_error_file)"
+		exit "$EXIT_OUT_OF_TIME"
+	fi
+	PULL_RESULT="next-boot" # the status file is this boot's: not about KERNEL
+	trap cleanup EXIT
+	trap 'exit 143' TERM
+	ref="$(resolve_image)"
+	if [[ "$ref" != *@* ]]; then
+		TAG_DIGEST="$(registry_digest "$ref")"
+	fi
+	mkdir -p "$NAME_DIR"
+	fetch_until "$ref" "$deadline" || status=$?
+	if ((status != 0)); then
+		printf '%s\n' "$FETCH_ERROR" >"$(prefetch_error_file)"
+		exit "$status"
+	fi
+	remove_image
+	trap - EXIT
+}
+
+case "${1:-}" in
+--next-boot)
+	shift
+	next_boot_main "$@"
+	;;
+--next-boot-worker)
+	shift
+	next_boot_worker "$@"
+	;;
+*) main "$@" ;;
+esac

@@ -360,17 +360,21 @@ func (n *node) start(script, conf string, knobs ...string) (wait func() (int, st
 	}
 }
 
+// scriptCommand: script may carry arguments before conf
+// ("fetch.sh --next-boot").
 func (n *node) scriptCommand(script, conf string, knobs ...string) *exec.Cmd {
 	n.t.Helper()
 	var cmd *exec.Cmd
-	if filepath.IsAbs(script) {
-		cmd = n.command(script, conf)
+	words := strings.Fields(script)
+	args := append(words[1:], conf)
+	if filepath.IsAbs(words[0]) {
+		cmd = n.command(words[0], args...)
 	} else {
-		abs, err := filepath.Abs(script)
+		abs, err := filepath.Abs(words[0])
 		if err != nil {
 			n.t.Fatal(err)
 		}
-		cmd = n.command("/bin/bash", abs, conf)
+		cmd = n.command("/bin/bash", append([]string{abs}, args...)...)
 	}
 	cmd.Env = append(cmd.Env, knobs...)
 	return cmd

@@ -44,10 +44,18 @@ CFG_PARAMS=()
 # config file written before these keys existed (nodescripts.Config).
 CFG_MAX_KUBELET_DELAY=300
 CFG_REBOOT_POLICY=BeforeKubelet
+# The bound of the fetch for the next boot at shutdown, in seconds; 0: none
+# (nodescripts.Config.MaxShutdownDelay).
+CFG_MAX_SHUTDOWN_DELAY=300
 CFG_ADDITIONAL=() # one "MODULE [PARAM...]" word list per additional module, in load order
 
 # Derived by day1kmod_init.
-KVER=""     # running kernel, `uname -r`
+KVER=""     # running kernel, `uname -r`; at shutdown, the next boot's (fetch.sh --next-boot)
+# The root of the OS whose kernel KVER is: its modules and symbol lists are
+# read from ${HOST_ROOT}/lib/modules/KVER. The running system's; at shutdown,
+# the next boot's deployment (fetch.sh --next-boot).
+# shellcheck disable=SC2034 # read by fetch.sh
+HOST_ROOT="${DAY1KMOD_ROOT}"
 NAME_DIR="" # ${DAY1KMOD_STATE_DIR}/N
 TREE=""     # ${NAME_DIR}/K: what `modprobe -d` is pointed at; a symlink to
 # the tree's directory ${NAME_DIR}/.tree-K.XXXXXX, so the fetch replaces a
@@ -121,6 +129,7 @@ parse_config() {
 		firmware_path) CFG_FIRMWARE_PATH="$value" ;;
 		max_kubelet_delay) CFG_MAX_KUBELET_DELAY="$value" ;;
 		reboot_policy) CFG_REBOOT_POLICY="$value" ;;
+		max_shutdown_delay) CFG_MAX_SHUTDOWN_DELAY="$value" ;;
 		additional_module) CFG_ADDITIONAL+=("$value") ;;
 		# A newer generator may add keys: an older script ignores them.
 		*) warn "config file '$file' line $lineno: unknown key '$key' ignored" ;;
@@ -161,16 +170,24 @@ check_config() {
 		die "config file '$file': bad max_kubelet_delay '$CFG_MAX_KUBELET_DELAY' (seconds, 30 to 3600)"
 	fi
 	CFG_MAX_KUBELET_DELAY=$((10#$CFG_MAX_KUBELET_DELAY))
+	# 0 (off) or 30 s to 20 min, as nodescripts.Config.Render writes it.
+	if [[ "$CFG_MAX_SHUTDOWN_DELAY" != 0 ]] && { [[ ! "$CFG_MAX_SHUTDOWN_DELAY" =~ ^[0-9]{2,4}$ ]] ||
+		((10#$CFG_MAX_SHUTDOWN_DELAY < 30 || 10#$CFG_MAX_SHUTDOWN_DELAY > 1200)); }; then
+		die "config file '$file': bad max_shutdown_delay '$CFG_MAX_SHUTDOWN_DELAY' (seconds: 0, or 30 to 1200)"
+	fi
+	CFG_MAX_SHUTDOWN_DELAY=$((10#$CFG_MAX_SHUTDOWN_DELAY))
 	case "$CFG_REBOOT_POLICY" in
 	BeforeKubelet | Always | Never) ;;
 	*) die "config file '$file': bad reboot_policy '$CFG_REBOOT_POLICY' (BeforeKubelet, Always or Never)" ;;
 	esac
 }
 
-# The units of N, as nodescripts.LoadUnit, PullUnit and FetchUnit name them.
+# The units of N, as nodescripts.LoadUnit, PullUnit, FetchUnit and
+# PrefetchUnit name them.
 load_unit() { printf 'day1kmod-load-%s.service\n' "$1"; }
 gate_unit() { printf 'day1kmod-pull-%s.service\n' "$1"; }
 fetch_unit() { printf 'day1kmod-fetch-%s.service\n' "$1"; }
+prefetch_unit() { printf 'day1kmod-prefetch-%s.service\n' "$1"; }
 
 # day1kmod_init CONFIG: parse the config and derive the paths for the
 # running kernel. Every script starts with it.
@@ -684,7 +701,8 @@ status_file() { printf '%s/%s.status\n' "$DAY1KMOD_RUN_DIR" "$CFG_NAME"; }
 # Every key, in the order written; each script sets its own and the common
 # ones are computed afresh.
 STATUS_KEYS=(name kernel module loaded module_version module_srcversion tree image digest
-	load_result load_reason load_time pull_result pull_reason pull_time reboot_pending)
+	load_result load_reason load_time pull_result pull_reason pull_time reboot_pending
+	prefetch_result prefetch_kernel prefetch_reason prefetch_time)
 
 # How long a script waits for another one writing the status file.
 STATUS_LOCK_WAIT=5
@@ -760,11 +778,19 @@ status_set() {
 		st[loaded]=in-tree
 	fi
 	st[reboot_pending]="${st[reboot_pending]:-no}"
+	# What the last shutdown's fetch for the next boot did (it ran on the
+	# boot before this one: its own status file is gone with /run).
+	for key in result kernel reason time; do
+		st["prefetch_${key}"]=""
+		if [[ -f "$(prefetch_record)" ]]; then
+			st["prefetch_${key}"]="$(record_get_file "$(prefetch_record)" "$key")"
+		fi
+	done
 	tmp="${file}.tmp.$$"
 	if ! {
 		printf '# day1kmod status of %s on this boot: key=value, the value is everything after the first "=".\n' "$CFG_NAME"
-		printf '# Written by the load (%s), gate (%s) and fetch (%s) units.\n' \
-			"$(load_unit "$CFG_NAME")" "$(gate_unit "$CFG_NAME")" "$(fetch_unit "$CFG_NAME")"
+		printf '# Written by the load (%s), gate (%s) and fetch (%s) units; prefetch_* by %s at the last shutdown.\n' \
+			"$(load_unit "$CFG_NAME")" "$(gate_unit "$CFG_NAME")" "$(fetch_unit "$CFG_NAME")" "$(prefetch_unit "$CFG_NAME")"
 		for key in "${STATUS_KEYS[@]}"; do
 			printf '%s=%s\n' "$key" "${st[$key]:-}"
 		done
@@ -816,6 +842,11 @@ prune_trees() {
 		fi
 	done
 }
+
+# The record of the last fetch for the next boot made at shutdown (fetch.sh
+# --next-boot): result, kernel, reason, time. In the state directory, not
+# /run: the boot after that shutdown reports it (status_set).
+prefetch_record() { printf '%s/prefetch\n' "$NAME_DIR"; }
 
 # record_get_file FILE KEY: KEY's value in a key=value FILE.
 record_get_file() {

@@ -329,7 +329,8 @@ var lifecycle = []struct {
 			}
 		}
 		if got, want := strings.Join(keys, " "), "name kernel module loaded module_version module_srcversion tree image digest "+
-			"load_result load_reason load_time pull_result pull_reason pull_time reboot_pending"; got != want {
+			"load_result load_reason load_time pull_result pull_reason pull_time reboot_pending "+
+			"prefetch_result prefetch_kernel prefetch_reason prefetch_time"; got != want {
 			t.Errorf("keys:\n%s\nwant:\n%s", got, want)
 		}
 		n.wantStatus("ice", map[string]string{

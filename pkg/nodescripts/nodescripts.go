@@ -8,12 +8,14 @@
 //	/usr/local/bin/day1kmod-N-lib.sh    Lib: sourced by the others
 //	/usr/local/bin/day1kmod-N-load.sh   Load: ExecStart of the pre-network load unit
 //	/usr/local/bin/day1kmod-N-pull.sh   Pull: ExecStart of the gate in front of the kubelet
-//	/usr/local/bin/day1kmod-N-fetch.sh  Fetch: ExecStart of the background fetch unit
+//	/usr/local/bin/day1kmod-N-fetch.sh  Fetch: ExecStart of the background fetch unit,
+//	                                    and with --next-boot the ExecStop of the prefetch unit
 //	/etc/day1kmod/N.conf                Config.Render
 //	/run/day1kmod/N.status              written by every script run (StatusPath)
 //
 // and the units run e.g. "/usr/local/bin/day1kmod-ice-load.sh /etc/day1kmod/ice.conf"
-// (LoadCommand, PullCommand, FetchCommand). Files returns the files for a Config.
+// (LoadCommand, PullCommand, FetchCommand, PrefetchCommand). Files returns
+// the files for a Config.
 package nodescripts
 
 import (
@@ -98,11 +100,25 @@ func LoadUnit(name string) string  { return "day1kmod-load-" + name + ".service"
 func PullUnit(name string) string  { return "day1kmod-pull-" + name + ".service" }
 func FetchUnit(name string) string { return "day1kmod-fetch-" + name + ".service" }
 
+// PrefetchUnit names the unit whose stop, at every shutdown, fetches the
+// tree the next boot needs (lib.sh: prefetch_unit).
+func PrefetchUnit(name string) string { return "day1kmod-prefetch-" + name + ".service" }
+
 // LoadCommand, PullCommand and FetchCommand are the ExecStart= command lines
 // of the units. name must be valid (see Config.Render): it is not quoted.
 func LoadCommand(name string) string  { return LoadPath(name) + " " + ConfigPath(name) }
 func PullCommand(name string) string  { return PullPath(name) + " " + ConfigPath(name) }
 func FetchCommand(name string) string { return FetchPath(name) + " " + ConfigPath(name) }
+
+// PrefetchCommand is the prefetch unit's ExecStop= command line. Units are
+// not reloaded before the MCD's reboot: this line, as the booted node read
+// it, runs the fetch.sh that the update wrote, so it must never change.
+func PrefetchCommand(name string) string {
+	return FetchPath(name) + " " + NextBootFlag + " " + ConfigPath(name)
+}
+
+// NextBootFlag is fetch.sh's argument for the fetch at shutdown.
+const NextBootFlag = "--next-boot"
 
 // How long the gate (the pull unit) may hold the kubelet on a boot that must
 // fetch: the default and the allowed range of Config.MaxKubeletDelay.
@@ -111,6 +127,24 @@ const (
 	MinMaxKubeletDelay     = 30 * time.Second
 	MaxMaxKubeletDelay     = time.Hour
 )
+
+// How long the fetch for the next boot may hold a shutdown: the default and
+// the allowed range of Config.MaxShutdownDelay. The maximum stays well under
+// the 30 minutes after which systemd forces a reboot that does not finish
+// (reboot.target's JobTimeoutSec).
+const (
+	DefaultMaxShutdownDelay = 5 * time.Minute
+	MinMaxShutdownDelay     = 30 * time.Second
+	MaxMaxShutdownDelay     = 20 * time.Minute
+	// PrefetchOff as Config.MaxShutdownDelay: nothing is fetched at
+	// shutdown (the config file says max_shutdown_delay=0).
+	PrefetchOff time.Duration = -1
+)
+
+// PrefetchStopTimeout is the prefetch unit's TimeoutStopSec: above the
+// largest bound a user may set, since the config file (and with it the
+// bound) may change after the unit was loaded; the script ends at its bound.
+const PrefetchStopTimeout = MaxMaxShutdownDelay + time.Minute
 
 // LoadTimeout is the load unit's TimeoutStartSec. load.sh's own step limits
 // (LOAD_BUDGET and ROLLBACK_BUDGET there) add up below it, so its rollback
@@ -170,6 +204,10 @@ type Config struct {
 	MaxKubeletDelay time.Duration
 	// RebootPolicy is one of RebootPolicies. "": DefaultRebootPolicy.
 	RebootPolicy RebootPolicy
+	// MaxShutdownDelay bounds the fetch for the next boot at shutdown, in
+	// whole seconds from MinMaxShutdownDelay to MaxMaxShutdownDelay.
+	// 0: DefaultMaxShutdownDelay; PrefetchOff: no fetch at shutdown.
+	MaxShutdownDelay time.Duration
 	// Additional modules of the same tree, loaded in order after Module and
 	// unloaded with it on a failure. Names and parameters as above.
 	Additional []Module
@@ -248,6 +286,7 @@ func checkImage(ref string) error {
 //	firmware_path=/DIR         (may be empty)
 //	max_kubelet_delay=SECONDS  (the gate's bound, a whole number)
 //	reboot_policy=POLICY       (BeforeKubelet, Always or Never)
+//	max_shutdown_delay=SECONDS (the bound of the fetch at shutdown; 0: none)
 //	additional_module=M P Q=V  (one line per additional module, in load
 //	                           order: its name, then its parameters)
 //
@@ -272,6 +311,7 @@ func (c Config) Render() ([]byte, error) {
 	line("firmware_path", c.FirmwarePath)
 	line("max_kubelet_delay", strconv.FormatInt(int64(c.delay()/time.Second), 10))
 	line("reboot_policy", string(c.policy()))
+	line("max_shutdown_delay", strconv.FormatInt(int64(max(c.shutdownDelay(), 0)/time.Second), 10))
 	for _, m := range c.Additional {
 		line("additional_module", strings.Join(append([]string{m.Name}, m.Parameters...), " "))
 	}
@@ -320,6 +360,9 @@ func (c Config) check() error {
 	if d := c.delay(); d < MinMaxKubeletDelay || d > MaxMaxKubeletDelay || d%time.Second != 0 {
 		bad("max kubelet delay", d.String(), fmt.Sprintf("want whole seconds from %s to %s", MinMaxKubeletDelay, MaxMaxKubeletDelay))
 	}
+	if d := c.shutdownDelay(); d != PrefetchOff && (d < MinMaxShutdownDelay || d > MaxMaxShutdownDelay || d%time.Second != 0) {
+		bad("max shutdown delay", d.String(), fmt.Sprintf("want PrefetchOff or whole seconds from %s to %s", MinMaxShutdownDelay, MaxMaxShutdownDelay))
+	}
 	if !slices.Contains(RebootPolicies, c.policy()) {
 		bad("reboot policy", string(c.RebootPolicy), fmt.Sprintf("want one of %v", RebootPolicies))
 	}
@@ -331,6 +374,13 @@ func (c Config) delay() time.Duration {
 		return DefaultMaxKubeletDelay
 	}
 	return c.MaxKubeletDelay
+}
+
+func (c Config) shutdownDelay() time.Duration {
+	if c.MaxShutdownDelay == 0 {
+		return DefaultMaxShutdownDelay
+	}
+	return c.MaxShutdownDelay
 }
 
 func (c Config) policy() RebootPolicy {

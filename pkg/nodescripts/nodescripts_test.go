@@ -41,6 +41,7 @@ module_parameters=debug=1 enable
 firmware_path=/firmware
 max_kubelet_delay=300
 reboot_policy=BeforeKubelet
+max_shutdown_delay=300
 `
 	if string(got) != want {
 		t.Errorf("Render() =\n%s\nwant\n%s", got, want)

@@ -25,6 +25,7 @@ func TestReadConfigs(t *testing.T) {
 		KernelModuleImage: "quay.io/acme/mlx5-kmod:${KERNEL_FULL_VERSION}", KernelModuleName: "mlx5_core",
 		InTreeModulesToRemove: []string{"mlx5_ib", "mlx5_core"}, FirmwarePath: "/firmware", IgnitionVersion: mcproducer.DefaultIgnitionSpec,
 		MaxKubeletDelay: mcproducer.DefaultMaxKubeletDelay, RebootPolicy: mcproducer.RebootBeforeKubelet,
+		MaxShutdownDelay: mcproducer.DefaultMaxShutdownDelay,
 	}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ReadConfigs = %+v\nwant %+v", got, want)

@@ -2,28 +2,23 @@ package function
 
 import (
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/kptdev/krm-functions-sdk/go/fn"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/day1kmod/day1kmod/internal/mddoc"
 )
 
 // readmeBlock returns the fenced block that follows the marker
-// "<!-- readme-test: NAME -->" in the README.
+// "<!-- readme-test: NAME -->" in README.md or a page of docs/.
 func readmeBlock(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile("../README.md")
+	body, _, err := mddoc.Block("..", name)
 	if err != nil {
 		t.Fatal(err)
-	}
-	_, after, ok := strings.Cut(string(b), "<!-- readme-test: "+name+" -->\n```")
-	if !ok {
-		t.Fatalf("README has no block marked readme-test: %s", name)
-	}
-	_, body, _ := strings.Cut(after, "\n") // the fence's language
-	body, _, ok = strings.Cut(body, "```")
-	if !ok {
-		t.Fatalf("README block %s is not closed", name)
 	}
 	return body
 }
@@ -38,18 +33,18 @@ func asFunctionConfig(obj string) []byte {
 	return []byte(b.String())
 }
 
-// The README's error example is what the function prints.
+// The reference's error example is what the function prints.
 func TestREADMEErrorExample(t *testing.T) {
 	out, stderr, code := run(t, asFunctionConfig(readmeBlock(t, "input")))
 	if code != 1 || strings.Contains(string(out), "kind: MachineConfig\n") {
 		t.Errorf("exit %d; want 1 and no MachineConfig", code)
 	}
 	if want := readmeBlock(t, "stderr"); stderr != want {
-		t.Errorf("the README says the function prints\n%s\nit prints\n%s", want, stderr)
+		t.Errorf("the docs say the function prints\n%s\nit prints\n%s", want, stderr)
 	}
 }
 
-// The README's BootModuleConfig renders the MachineConfig of the
+// The reference's BootModuleConfig renders the MachineConfig of the
 // Day1KernelModule its fields map onto.
 func TestREADMEBootModuleConfig(t *testing.T) {
 	out, stderr, code := run(t, asFunctionConfig(readmeBlock(t, "bootmoduleconfig")))
@@ -83,10 +78,34 @@ spec:
 	}
 }
 
-// The README's Day1KernelModule, every field set, renders.
+// The reference's Day1KernelModule, every field set, renders.
 func TestREADMEDay1KernelModule(t *testing.T) {
 	out, stderr, code := run(t, asFunctionConfig(readmeBlock(t, "day1kernelmodule")))
 	if code != 0 || !strings.Contains(string(out), "kind: MachineConfigPool\n") || !strings.Contains(string(out), "kind: MachineConfig\n") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+}
+
+// The README's kustomize example is the Day1KernelModule of
+// examples/kustomize-exec (which the examples' tests run with kustomize),
+// and renders.
+func TestREADMEKustomizeExample(t *testing.T) {
+	block := readmeBlock(t, "kustomize")
+	file, err := os.ReadFile("../examples/kustomize-exec/day1kmod.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inREADME, inExample any
+	if err := sigsyaml.Unmarshal([]byte(block), &inREADME); err != nil {
+		t.Fatal(err)
+	}
+	if err := sigsyaml.Unmarshal(file, &inExample); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(inREADME, inExample) {
+		t.Errorf("the README's kustomize example\n%v\nis not examples/kustomize-exec/day1kmod.yaml\n%v", inREADME, inExample)
+	}
+	if out, stderr, code := run(t, asFunctionConfig(block)); code != 0 || !strings.Contains(string(out), "kind: MachineConfig\n") {
 		t.Errorf("exit %d: %s", code, stderr)
 	}
 }

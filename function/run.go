@@ -40,7 +40,7 @@ CONFIGURATION (functionConfig, or items of this kind in a kpt package)
                                      # required; no tag = the node's kernel version,
                                      # ${KERNEL_FULL_VERSION} in the tag is replaced
                                      # by it; a fixed tag or digest gets a warning
-    machineConfigPool: worker        # the pool (role label) of the MachineConfig
+    machineConfigPool: worker        # required: the pool (role label) of the MachineConfig
     machineConfigName: 99-worker-ice # default: 99-<pool>-<metadata.name>
     inTreeModulesToRemove: [ice]     # default: the additional modules, last
                                      # first, then kernelModuleName; [] = none
@@ -65,13 +65,14 @@ CONFIGURATION (functionConfig, or items of this kind in a kpt package)
                                      #   node the MCD is updating may go Degraded
                                      #  Never: day1kmod never reboots; the module is
                                      #   loaded at the next reboot someone else makes
-    maxShutdownDelay: 5m             # default 5m, 30s..20m, 0s = off: how long a
-                                     # node's shutdown (the MCD's reboot for an update,
-                                     # any reboot) may wait while day1kmod fetches
-                                     # what the next boot needs (a staged kernel, a new
-                                     # image), so that boot loads the module without a
-                                     # reboot of day1kmod's own; what does not finish
-                                     # is fetched by the next boot's gate
+    maxShutdownDelay: 5m             # default 5m, 30s..20m: how long a node's
+                                     # shutdown (the MCD's reboot for an update, any
+                                     # reboot) may wait while day1kmod fetches what
+                                     # the next boot needs (a staged kernel, a new
+                                     # image), so that boot loads the module without
+                                     # a reboot of day1kmod's own; what does not
+                                     # finish is fetched by the next boot's gate;
+                                     # 0s: no fetch at shutdown
     ignitionVersion: 3.2.0           # 3.2.0 (default, OpenShift 4.8+), 3.4.0, 3.5.0
     machineConfigPoolSpec:           # optional: also generate a custom pool
       nodeSelector:                  #   required in it

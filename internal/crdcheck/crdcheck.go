@@ -28,6 +28,8 @@ const (
 	// Pools have one CRD per feature set; self-managed clusters (what
 	// day1kmod targets) get this one.
 	MachineConfigPoolCRD = "machineconfiguration/v1/zz_generated.crd-manifests/0000_80_machine-config_01_machineconfigpools-SelfManagedHA.crd.yaml"
+	// The MCO's operator configuration, which holds the node disruption policies.
+	MachineConfigurationCRD = "operator/v1/zz_generated.crd-manifests/0000_80_machine-config_01_machineconfigurations.crd.yaml"
 )
 
 // Validator checks objects of one CRD version.

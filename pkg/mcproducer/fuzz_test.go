@@ -30,7 +30,7 @@ func FuzzNewMachineConfig(f *testing.F) {
 		c := Config{
 			Name: name, MachineConfigName: mcName, MachineConfigPool: pool, KernelModuleImage: image,
 			KernelModuleName: module, ModuleParameters: []string{param}, FirmwarePath: firmware, IgnitionVersion: version,
-			MaxKubeletDelay: delay, RebootPolicy: policy,
+			MaxKubeletDelay: delay, RebootPolicy: policy, MaxShutdownDelay: delay,
 		}
 		if intree != "" {
 			c.InTreeModulesToRemove = []string{intree}
@@ -68,7 +68,7 @@ func FuzzNewMachineConfig(f *testing.F) {
 		d := c.WithDefaults()
 		dec := decode(t, out, d.IgnitionVersion)
 		name = d.Name // the defaulted N
-		if len(dec.files) != 5 || len(dec.units) != 3 {
+		if len(dec.files) != 5 || len(dec.units) != 4 {
 			t.Fatalf("files %v units %v", keys(dec.files), keys(dec.units))
 		}
 		for path, want := range map[string][]byte{

@@ -259,23 +259,28 @@ func TestNodeFilesAndUnits(t *testing.T) {
 	}
 	conf := string(contents(t, dec.files[nodescripts.ConfigPath(name)]))
 	for _, v := range []string{c.KernelModuleImage, "debug=1 enable_lldp", "irdma ice", c.FirmwarePath,
-		"\nmax_kubelet_delay=300\n", "\nreboot_policy=BeforeKubelet\n"} {
+		"\nmax_kubelet_delay=300\n", "\nreboot_policy=BeforeKubelet\n", "\nmax_shutdown_delay=300\n"} {
 		if !strings.Contains(conf, v) {
 			t.Errorf("config file lacks %q:\n%s", v, conf)
 		}
 	}
 	load, pull, fetch := dec.units[nodescripts.LoadUnit(name)], dec.units[nodescripts.PullUnit(name)], dec.units[nodescripts.FetchUnit(name)]
-	if len(dec.units) != 3 || load.Contents == nil || pull.Contents == nil || fetch.Contents == nil {
+	prefetch := dec.units[nodescripts.PrefetchUnit(name)]
+	if len(dec.units) != 4 || load.Contents == nil || pull.Contents == nil || fetch.Contents == nil || prefetch.Contents == nil {
 		t.Fatalf("units %v", keys(dec.units))
 	}
-	// The load unit and the gate start at boot; the gate starts the fetch.
-	if load.Enabled == nil || !*load.Enabled || pull.Enabled == nil || !*pull.Enabled || fetch.Enabled != nil {
-		t.Errorf("enabled: load %v, pull %v, fetch %v; want load and pull enabled, fetch left alone", load.Enabled, pull.Enabled, fetch.Enabled)
+	// The load unit, the gate and the prefetch unit (whose stop does the
+	// work) start at boot; the gate starts the fetch.
+	if load.Enabled == nil || !*load.Enabled || pull.Enabled == nil || !*pull.Enabled || fetch.Enabled != nil ||
+		prefetch.Enabled == nil || !*prefetch.Enabled {
+		t.Errorf("enabled: load %v, pull %v, fetch %v, prefetch %v; want load, pull and prefetch enabled, fetch left alone",
+			load.Enabled, pull.Enabled, fetch.Enabled, prefetch.Enabled)
 	}
 	for u, want := range map[string]string{
-		*load.Contents:  loadUnit(name),
-		*pull.Contents:  pullUnit(name),
-		*fetch.Contents: fetchUnit(name),
+		*load.Contents:     loadUnit(name),
+		*pull.Contents:     pullUnit(name),
+		*fetch.Contents:    fetchUnit(name),
+		*prefetch.Contents: prefetchUnit(name),
 	} {
 		if u != want {
 			t.Errorf("unit in the config differs from the generator's:\n%s", u)

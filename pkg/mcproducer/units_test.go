@@ -105,6 +105,7 @@ func parseSystemdTime(t *testing.T, v string) time.Duration {
 func TestUnitsOrdering(t *testing.T) {
 	const n = "ice"
 	load, gate, fetch := unitOptions(t, loadUnit(n)), unitOptions(t, pullUnit(n)), unitOptions(t, fetchUnit(n))
+	prefetch := unitOptions(t, prefetchUnit(n))
 	want := func(unitName string, m map[string][]string, key string, values ...string) {
 		t.Helper()
 		if got := m[key]; strings.Join(got, "|") != strings.Join(values, "|") {
@@ -136,7 +137,25 @@ func TestUnitsOrdering(t *testing.T) {
 	want("fetch", fetch, "Unit/After", "network-online.target")
 	want("fetch", fetch, "Service/ExecStart", "/usr/local/bin/day1kmod-ice-fetch.sh /etc/day1kmod/ice.conf")
 	want("fetch", fetch, "Install/WantedBy")
-	for name, m := range map[string]map[string][]string{"load": load, "gate": gate, "fetch": fetch} {
+	// The prefetch: its stop is the work. At shutdown systemd stops units in
+	// the reverse order of starting them: it runs after the kubelet, the
+	// MCD's firstboot service, the gate and the fetch stopped, and before
+	// the network and ostree's finalization; bounded above the largest
+	// maxShutdownDelay, so that the script's own bound ends it.
+	want("prefetch", prefetch, "Unit/Wants", "network-online.target")
+	want("prefetch", prefetch, "Unit/After", "network-online.target network.target")
+	want("prefetch", prefetch, "Unit/Before", "kubelet.service kubelet-dependencies.target machine-config-daemon-firstboot.service "+
+		"day1kmod-pull-ice.service day1kmod-fetch-ice.service ostree-finalize-staged.service")
+	want("prefetch", prefetch, "Service/Type", "oneshot")
+	want("prefetch", prefetch, "Service/RemainAfterExit", "yes")
+	want("prefetch", prefetch, "Service/ExecStart")
+	want("prefetch", prefetch, "Service/ExecStop", "/usr/local/bin/day1kmod-ice-fetch.sh --next-boot /etc/day1kmod/ice.conf")
+	want("prefetch", prefetch, "Install/WantedBy", "multi-user.target")
+	if d := parseSystemdTime(t, prefetch["Service/TimeoutStopSec"][0]); d <= nodescripts.MaxMaxShutdownDelay || d >= 30*time.Minute {
+		t.Errorf("prefetch TimeoutStopSec %s: want above the largest maxShutdownDelay %s and below reboot.target's 30 min",
+			d, nodescripts.MaxMaxShutdownDelay)
+	}
+	for name, m := range map[string]map[string][]string{"load": load, "gate": gate, "fetch": fetch, "prefetch": prefetch} {
 		for _, k := range []string{"Service/Restart", "Service/RestartSec"} {
 			if v, ok := m[k]; ok {
 				t.Errorf("%s has %s=%v: a restart loop is what the node lifecycle avoids", name, k, v)
@@ -145,7 +164,7 @@ func TestUnitsOrdering(t *testing.T) {
 	}
 	// Every ordering line says, in a comment right above it, what it waits
 	// for and why.
-	for name, contents := range map[string]string{"load": loadUnit(n), "gate": pullUnit(n), "fetch": fetchUnit(n)} {
+	for name, contents := range map[string]string{"load": loadUnit(n), "gate": pullUnit(n), "fetch": fetchUnit(n), "prefetch": prefetchUnit(n)} {
 		lines := strings.Split(contents, "\n")
 		for i, l := range lines {
 			if strings.HasPrefix(l, "After=") || strings.HasPrefix(l, "Before=") || strings.HasPrefix(l, "ConditionPathExists=") {

@@ -90,6 +90,11 @@ var badInput = []struct {
 	{"kubelet delay negative", func(c *Config) { c.MaxKubeletDelay = "-5m" }, "maxKubeletDelay", field.ErrorTypeInvalid},
 	{"kubelet delay fraction of a second", func(c *Config) { c.MaxKubeletDelay = "90.5s" }, "maxKubeletDelay", field.ErrorTypeInvalid},
 	{"kubelet delay with newline", func(c *Config) { c.MaxKubeletDelay = "5m\nreboot_policy=Always" }, "maxKubeletDelay", field.ErrorTypeInvalid},
+	{"shutdown delay without unit", func(c *Config) { c.MaxShutdownDelay = "300" }, "maxShutdownDelay", field.ErrorTypeInvalid},
+	{"shutdown delay below 30s", func(c *Config) { c.MaxShutdownDelay = "10s" }, "maxShutdownDelay", field.ErrorTypeInvalid},
+	{"shutdown delay above 20m", func(c *Config) { c.MaxShutdownDelay = "21m" }, "maxShutdownDelay", field.ErrorTypeInvalid},
+	{"shutdown delay negative", func(c *Config) { c.MaxShutdownDelay = "-1m" }, "maxShutdownDelay", field.ErrorTypeInvalid},
+	{"shutdown delay fraction of a second", func(c *Config) { c.MaxShutdownDelay = "45.5s" }, "maxShutdownDelay", field.ErrorTypeInvalid},
 	{"reboot policy lower case", func(c *Config) { c.RebootPolicy = "always" }, "rebootPolicy", field.ErrorTypeNotSupported},
 	{"reboot policy unknown", func(c *Config) { c.RebootPolicy = "OnDrain" }, "rebootPolicy", field.ErrorTypeNotSupported},
 	{"reboot policy with newline", func(c *Config) { c.RebootPolicy = "Never\nExecStart=/bin/sh" }, "rebootPolicy", field.ErrorTypeNotSupported},
@@ -277,6 +282,8 @@ func TestValidAccepted(t *testing.T) {
 		"shortest delay":          {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "ice", MaxKubeletDelay: "30s", RebootPolicy: "Always"},
 		"longest delay":           {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "ice", MaxKubeletDelay: "1h", RebootPolicy: "Never"},
 		"mixed delay":             {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "ice", MaxKubeletDelay: "2m30s", RebootPolicy: "BeforeKubelet"},
+		"no fetch at shutdown":    {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "ice", MaxShutdownDelay: "0s"},
+		"longest shutdown delay":  {MachineConfigPool: "worker", KernelModuleImage: "quay.io/a/b", KernelModuleName: "ice", MaxShutdownDelay: "20m"},
 	} {
 		if errs := c.Validate(nil, nil); len(errs) != 0 {
 			t.Errorf("%s: refused: %v", name, errs)
@@ -331,16 +338,20 @@ func TestLifecycleDefaultsAndConfigFile(t *testing.T) {
 	if got, err := time.ParseDuration(DefaultMaxKubeletDelay); err != nil || got != nodescripts.DefaultMaxKubeletDelay {
 		t.Errorf("DefaultMaxKubeletDelay %q differs from the node scripts' %s", DefaultMaxKubeletDelay, nodescripts.DefaultMaxKubeletDelay)
 	}
-	for _, tc := range []struct{ delay, policy, wantDelay, wantPolicy string }{
-		{"", "", "300", "BeforeKubelet"},
-		{"90s", "Always", "90", "Always"},
-		{"1h", "Never", "3600", "Never"},
+	if got, err := time.ParseDuration(DefaultMaxShutdownDelay); err != nil || got != nodescripts.DefaultMaxShutdownDelay || d.MaxShutdownDelay != DefaultMaxShutdownDelay {
+		t.Errorf("DefaultMaxShutdownDelay %q (defaulted: %q) differs from the node scripts' %s", DefaultMaxShutdownDelay, d.MaxShutdownDelay, nodescripts.DefaultMaxShutdownDelay)
+	}
+	for _, tc := range []struct{ delay, policy, shutdown, wantDelay, wantPolicy, wantShutdown string }{
+		{"", "", "", "300", "BeforeKubelet", "300"},
+		{"90s", "Always", "0s", "90", "Always", "0"},
+		{"1h", "Never", "20m", "3600", "Never", "1200"},
 	} {
 		c := seedConfig()
-		c.MaxKubeletDelay, c.RebootPolicy = tc.delay, tc.policy
+		c.MaxKubeletDelay, c.RebootPolicy, c.MaxShutdownDelay = tc.delay, tc.policy, tc.shutdown
 		d := c.WithDefaults()
 		conf := string(contents(t, decode(t, produce(t, c), d.IgnitionVersion).files[nodescripts.ConfigPath(d.Name)]))
-		for _, line := range []string{"\nmax_kubelet_delay=" + tc.wantDelay + "\n", "\nreboot_policy=" + tc.wantPolicy + "\n"} {
+		for _, line := range []string{"\nmax_kubelet_delay=" + tc.wantDelay + "\n", "\nreboot_policy=" + tc.wantPolicy + "\n",
+			"\nmax_shutdown_delay=" + tc.wantShutdown + "\n"} {
 			if !strings.Contains(conf, line) {
 				t.Errorf("%+v: config file lacks %q:\n%s", tc, line, conf)
 			}

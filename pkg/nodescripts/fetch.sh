@@ -3,6 +3,7 @@
 # for the running kernel.
 #
 # Usage: fetch.sh CONFIG-FILE
+#        fetch.sh --next-boot CONFIG-FILE   (at shutdown: see "next boot" below)
 #
 # Run by day1kmod-fetch-N.service, which the gate (pull.sh, in front of the
 # kubelet) starts when the tree for the running kernel is not on disk. It
@@ -786,7 +787,7 @@ next_boot_main() {
 	fi
 	log "next boot: no current tree for kernel $KVER ($NEXT_FROM): fetching image '$ref', at most ${bound}s (maxShutdownDelay)"
 	rm -f -- "$(prefetch_error_file)"
-	run_limited "$((bound - 2 * KILL_GRACE))" "$0" --next-boot-worker "$1" "$KVER" "$HOST_ROOT" "$((started + bound - 2 * KILL_GRACE - 5))" || status=$?
+	run_limited "$((bound - 2 * KILL_GRACE))" "${BASH:-bash}" "$0" --next-boot-worker "$1" "$KVER" "$HOST_ROOT" "$((started + bound - 2 * KILL_GRACE - 5))" || status=$?
 	why=""
 	if [[ -f "$(prefetch_error_file)" ]]; then
 		IFS= read -r why <"$(prefetch_error_file)" || true

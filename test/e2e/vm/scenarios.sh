@@ -307,11 +307,18 @@ replace_disk() {
 	mcd_update 3 "image dummy $IMG/dummy2:\${KERNEL_FULL_VERSION}"
 }
 
+# How long the prefetch's stop may take when it has nothing to fetch. On a
+# node that is well under a second (a look at the deployments and the tree);
+# the emulated guest runs the script some 20 times slower (measured: 3.2 s,
+# 2.1 s of it CPU, with two guests on two cores). A request to the registry,
+# a fetch or a wait for the network would take longer (the requests are
+# checked too).
+PREFETCH_NOTHING_SECS=5
 # prefetch_nothing_checks K KERNEL: boot K's shutdown found the tree for
-# KERNEL current and fetched nothing, within a second.
+# KERNEL current and fetched nothing, quickly.
 prefetch_nothing_checks() {
 	check "the prefetch logs 'nothing to fetch' for kernel $2" jhas "$1" "day1kmod\\[dummy\\]: next boot: modules for kernel $2 are on disk at .*: nothing to fetch"
-	check "its stop took under 1 s" stop_within "$1" "$PREFETCH_UNIT" 0.99
+	check "its stop took ${PREFETCH_NOTHING_SECS} s or less (emulated CPU)" stop_within "$1" "$PREFETCH_UNIT" "$PREFETCH_NOTHING_SECS"
 	check "no registry request during the shutdown" not jhas_after "$1" "Stopping $PREFETCH_UNIT" 'registry.*GET /v2/'
 }
 
@@ -529,7 +536,7 @@ scenario_registry_late() {
 	check "the kubelet sees the OOT dummy" kubelet_saw 2 "oot version=$OOT_VERSION"
 	check "status: loaded=oot, pull_result=current, reboot_pending=no" eq "$(res 2 status.dummy.loaded) $(res 2 status.dummy.pull_result) $(res 2 status.dummy.reboot_pending)" "oot current no"
 	check "boot 1's power off: the prefetch had nothing to fetch" jhas 1 "day1kmod\\[dummy\\]: next boot: modules for kernel $KVER are on disk at .*: nothing to fetch"
-	check "boot 1's power off: its stop took under 1 s" stop_within 1 "$PREFETCH_UNIT" 0.99
+	check "boot 1's power off: its stop took ${PREFETCH_NOTHING_SECS} s or less (emulated CPU)" stop_within 1 "$PREFETCH_UNIT" "$PREFETCH_NOTHING_SECS"
 	check "no failed unit" eq "$(res 2 failed)" ""
 	row_end 2 2 1
 	local after_shutdown

@@ -511,7 +511,10 @@ late_registry() {
 	mcd_update 2 stop-registry "kernel $KVER2"
 }
 
-LATE_DELAY=30
+# maxKubeletDelay of registry-late: the gate's fallback on boot 3 (kernel B)
+# must fetch within it; measured up to 32 s on an emulated CPU with a loaded
+# host (30 s was too short once).
+LATE_DELAY=60
 SHUTDOWN_DELAY=30
 scenario_registry_late() {
 	make_disk registry-late "[$(module_json dummy "$IMG/dummy" dummy ", \"moduleParameters\": [\"tag=day1\"], \"maxKubeletDelay\": \"${LATE_DELAY}s\", \"maxShutdownDelay\": \"${SHUTDOWN_DELAY}s\"")]" late_registry

@@ -314,11 +314,11 @@ replace_disk() {
 
 # How long the prefetch's stop may take when it has nothing to fetch. On a
 # node that is well under a second (a look at the deployments and the tree);
-# the emulated guest runs the script some 20 times slower (measured: 3.2 s,
-# 2.1 s of it CPU, with two guests on two cores). A request to the registry,
-# a fetch or a wait for the network would take longer (the requests are
-# checked too).
-PREFETCH_NOTHING_SECS=5
+# the emulated guest runs the script some 20 times slower (measured 1.9 to
+# 5.0 s, about 2 s of it CPU, two guests on two busy cores). A wait on the
+# registry or the network (the script's queries are bounded at 10 s) would
+# take longer; the registry requests are checked too.
+PREFETCH_NOTHING_SECS=8
 # prefetch_nothing_checks K KERNEL: boot K's shutdown found the tree for
 # KERNEL current and fetched nothing, quickly.
 prefetch_nothing_checks() {

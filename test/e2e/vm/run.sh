@@ -66,9 +66,19 @@ done
 # The dummy image holds trees for both kernels: tagged for each, as the
 # image reference's ${KERNEL_FULL_VERSION} asks.
 "$BIN/mkimage" -dir "$BASE/images/dummy" -tag "$IMG/dummy:$KVER2" -out "$WORK/images/dummy-kernel2.tar"
+# dummy2: the dummy image as a new release of it would be (the image-edit
+# row): the same trees with the module's version string rewritten to another
+# of the same length (the ELF stays valid), tagged for both kernels.
+rm -rf "$WORK/trees/dummy2"
+mkdir -p "$WORK/trees"
+cp -a "$BASE/images/dummy" "$WORK/trees/dummy2"
+for k in "$KVER" "$KVER2"; do
+	perl -pi -e "s/day1kmod-e2e-oot\0/$DUMMY2_VERSION\0/g" "$WORK/trees/dummy2/opt/lib/modules/$k/extra/dummy.ko"
+	grep -aq "version=$DUMMY2_VERSION" "$WORK/trees/dummy2/opt/lib/modules/$k/extra/dummy.ko" || die "could not rewrite the version of dummy2 for $k"
+	"$BIN/mkimage" -dir "$WORK/trees/dummy2" -tag "$IMG/dummy2:$k" -out "$WORK/images/dummy2-$k.tar"
+done
 # other-vermagic: laid out for the running kernel, but its module says it was
 # built for another one (same-length vermagic, so the ELF stays valid).
-mkdir -p "$WORK/trees"
 cp -a "$BASE/images/dummy" "$WORK/trees/other-vermagic"
 kver_head=${KVER%%[a-z]*} # 6.1.0-50-amd64 -> 6.1.0-50- -> 0.0.0-00-amd64
 OTHER_KVER=${kver_head//[1-9]/0}${KVER#"$kver_head"}
@@ -102,11 +112,13 @@ row_begin() {
 	ROW_OK=1
 	log "scenario: $ROW_NAME"
 }
-# row_end FIRST LAST: the row is about boots FIRST..LAST of the scenario; its
-# timings come from boot LAST.
+# row_end FIRST LAST [SHUTDOWN]: the row is about boots FIRST..LAST of the
+# scenario; its timings come from boot LAST, its shutdown figures from boot
+# SHUTDOWN's shutdown (default LAST-1; 0: none): how long the prefetch unit's
+# stop took, and the whole shutdown.
 # shellcheck disable=SC2317 # called by the scenarios
 row_end() {
-	local first=$1 last=$2 verdict=PASS secs=0 n endings=() netpre nm load gate kubelet end
+	local first=$1 last=$2 shut=${3:-$(($2 - 1))} verdict=PASS secs=0 n endings=() netpre nm load gate kubelet end shutdown=- prefetch all
 	if ((ROW_OK == 0)); then
 		verdict=FAIL
 		FAILED=1
@@ -117,8 +129,13 @@ row_end() {
 		endings+=("${ENDINGS[n - 1]}")
 	done
 	IFS='|' read -r netpre nm load gate kubelet end < <(timing "$last")
-	ROWS+=("$(printf '| %-47s | %-4s | %-2s %-20s | %5s s | %-11s | %-11s | %-12s | %-12s | %-9s | %-9s |' "$ROW_NAME" "$verdict" \
-		"${#endings[@]}" "(${endings[*]})" "$secs" "${netpre:--}" "${nm:--}" "${load:--}" "${gate:--}" "${kubelet:--}" "${end:--}")")
+	if ((shut > 0)); then
+		prefetch=$(secs "$(stop_secs "$shut" "$PREFETCH_UNIT")")
+		all=$(secs "$(shutdown_secs "$shut")")
+		shutdown="${prefetch:--} / ${all:--}"
+	fi
+	ROWS+=("$(printf '| %-47s | %-4s | %-2s %-20s | %5s s | %-11s | %-11s | %-12s | %-12s | %-9s | %-9s | %-16s |' "$ROW_NAME" "$verdict" \
+		"${#endings[@]}" "(${endings[*]})" "$secs" "${netpre:--}" "${nm:--}" "${load:--}" "${gate:--}" "${kubelet:--}" "${end:--}" "$shutdown")")
 }
 
 # run_scenario NAME: one scenario, in a subshell of its own (a scenario that
@@ -139,7 +156,7 @@ for s in $SCENARIOS; do
 done
 # Longest first (measured), so that parallel guests end together; the report
 # keeps the order of SCENARIOS.
-LONGEST_FIRST="replace load-hangs install-boot registry-late image-firmware two-modules oot-fails other-vermagic wrong-kernel firmware-link baseline verify"
+LONGEST_FIRST="replace registry-late load-hangs install-boot image-firmware two-modules oot-fails other-vermagic wrong-kernel firmware-link baseline verify"
 start_order() {
 	local s l
 	for l in $LONGEST_FIRST; do
@@ -183,9 +200,10 @@ done
 echo
 echo "day1kmod VM end-to-end: guest kernels $KVER and $KVER2, QEMU TCG -smp $E2E_QEMU_SMP, $(nproc) host CPUs, $E2E_JOBS guest(s) at a time"
 echo "Times from the guest journal, monotonic (since kernel start), of the row's last boot; the kubelet is the stand-in;"
-echo "boot end is the journal's last line (the reboot, or the probe's power off once the boot is done)."
-echo "| scenario                                        | ok   | boots (how each ended)  |  time   | network-pre | NM starting | load unit(s) | gate unit(s) | kubelet   | boot end  |"
-echo "|-------------------------------------------------|------|-------------------------|---------|-------------|-------------|--------------|--------------|-----------|-----------|"
+echo "boot end is the journal's last line (the reboot, or the probe's power off once the boot is done);"
+echo "shutdown: of the boot before the row's last one (or as the row names it): the prefetch unit's stop / the whole shutdown."
+echo "| scenario                                        | ok   | boots (how each ended)  |  time   | network-pre | NM starting | load unit(s) | gate unit(s) | kubelet   | boot end  | shutdown         |"
+echo "|-------------------------------------------------|------|-------------------------|---------|-------------|-------------|--------------|--------------|-----------|-----------|------------------|"
 printf '%s\n' "${REPORT[@]}"
 echo "setup (base image, Ignition, tools, images): ${setup_time} s; total: $((SECONDS - started_all)) s"
 exit "$FAILED"

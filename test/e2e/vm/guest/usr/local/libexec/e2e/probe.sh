@@ -1,8 +1,10 @@
 #!/bin/bash
 # Runs once the boot is over: writes what the host asserts on to the results
 # port (ttyS1) as "E2E key=value" lines, then the journal of every boot so far,
-# then powers off. When a reboot or shutdown is already under way (the pull
-# unit rebooted), it reports nothing: the next boot's journal tells.
+# then powers off, or, when the harness left stand-in MCD actions for this
+# boot, has the stand-in MCD apply them and reboot (mcd-update.sh). When a
+# reboot or shutdown is already under way (the pull unit rebooted), it
+# reports nothing and applies nothing: the next boot's journal tells.
 set -u
 out=/dev/ttyS1
 
@@ -69,10 +71,17 @@ status() {
 	done
 	echo "E2E links=$(ip -o link show | awk -F': ' '{print $2}' | xargs)"
 	status
+	# What the stand-in ostree says the next boot runs (deployment lines only).
+	echo "E2E ostree-status=$(/usr/local/bin/ostree admin status 2>&1 | grep -v '^    ' | xargs)"
 	echo "E2E var-lib-day1kmod=$(find /var/lib/day1kmod -maxdepth 3 -print0 2>/dev/null | xargs -0)"
 	echo "E2E-JOURNAL-BEGIN"
 	journalctl -o short-monotonic --no-hostname --no-pager
 	echo "E2E-JOURNAL-END"
 } >"$out" 2>&1
 sync
+if [[ -f /var/lib/e2e/mcd-update.$(cat /var/lib/e2e/boots) ]]; then
+	/usr/local/libexec/e2e/mcd-update.sh
+	exit
+fi
+echo "e2e: probe: powering off"
 systemctl --no-block poweroff

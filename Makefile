@@ -25,7 +25,7 @@ RELEASE_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 # no cgo (a static binary on linux), no paths, no symbols, the version linked in.
 # $(call go_build,OS,ARCH,OUT)
 go_build = CGO_ENABLED=0 GOOS=$(1) GOARCH=$(2) $(GO) build -trimpath \
-	-ldflags "-s -w -X github.com/day1kmod/day1kmod/pkg/mcproducer.Version=$(VERSION)" -o $(3) .
+	-ldflags "-s -w -X github.com/day1kmod/day1kmod/pkg/machineconfig.Version=$(VERSION)" -o $(3) .
 # bin/platforms/OS-ARCH/day1kmod for each OS/ARCH of $(1)
 platform_bins = $(foreach p,$(1),$(BIN)/platforms/$(subst /,-,$(p))/day1kmod)
 
@@ -37,7 +37,7 @@ all: build
 build:
 	$(call go_build,$(GOOS),$(GOARCH),$(BIN)/day1kmod)
 
-## generate: rewrite what is generated from the sources (pkg/mcproducer/scripts_gen.go:
+## generate: rewrite what is generated from the sources (pkg/machineconfig/scripts_gen.go:
 ## the node scripts as the MachineConfig carries them); run it after changing
 ## a node script. `make test` fails while it is stale.
 generate:
@@ -73,9 +73,9 @@ test: tools build
 ## golden: regenerate every golden file and example output after a deliberate
 ## change of the output; review the diff before committing it
 golden: generate build $(KUSTOMIZE)
-	$(GO) test ./pkg/mcproducer -run TestGolden -update
+	$(GO) test ./pkg/machineconfig -run TestGolden -update
 	WRITE_GOLDEN_OUTPUT=1 $(GO) test -count=1 ./function/ ./examples/
-	$(GO) test -count=1 ./pkg/mcproducer ./function/ ./examples/
+	$(GO) test -count=1 ./pkg/machineconfig ./pkg/mcproducer ./function/ ./examples/
 
 ## e2e-clients: only the end-to-end tests with the real kustomize and kpt
 e2e-clients: build $(KUSTOMIZE)
@@ -83,7 +83,7 @@ e2e-clients: build $(KUSTOMIZE)
 
 ## fuzz: run the producer's fuzz target for FUZZTIME
 fuzz:
-	$(GO) test ./pkg/mcproducer -run '^$$' -fuzz FuzzNewMachineConfig -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/machineconfig -run '^$$' -fuzz FuzzMachineConfig -fuzztime $(FUZZTIME)
 
 ## e2e: boot a real kernel under QEMU with the generated MachineConfig
 e2e:

@@ -14,7 +14,7 @@ const module = "github.com/day1kmod/day1kmod"
 // whom. A package that matches no layer fails the test: place it in one.
 //
 //	internal/*  test helpers shared across layers; tests alone import them
-//	pkg/*       the library: mcproducer, nodescripts, verify, ynode, lazyregexp
+//	pkg/*       the library: mcproducer, machineconfig, nodescripts, verify, ynode, lazyregexp
 //	function    the KRM function
 //	verifycmd   the commands beside the function (day1kmod verify)
 //	main        main.go's dispatch, and what drives the binary from outside
@@ -89,5 +89,36 @@ func TestLayers(t *testing.T) {
 		}
 		check(code, false)
 		check(tests, true)
+	}
+}
+
+// notLinked are packages the day1kmod binary must not link: their package
+// initialisation alone costs the function more start-up time and memory than
+// its whole work on one item (make bench measures it). Go programs that want
+// the typed MachineConfig import pkg/mcproducer, which the binary does not.
+// "x/" is every package under x, "x" the package x.
+var notLinked = []string{
+	"github.com/openshift/api/",
+	"k8s.io/api/",
+	"k8s.io/apimachinery/pkg/apis/",
+	"k8s.io/apimachinery/pkg/runtime",
+	module + "/pkg/mcproducer",
+}
+
+func TestBinaryLinksNoAPITypes(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 100 {
+		t.Fatalf("go list -deps found %d packages", len(deps))
+	}
+	for _, d := range deps {
+		for _, p := range notLinked {
+			if d == p || strings.HasSuffix(p, "/") && strings.HasPrefix(d, p) {
+				t.Errorf("the binary links %s: keep it out of function/, verifycmd/ and what they import", d)
+			}
+		}
 	}
 }

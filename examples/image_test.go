@@ -304,7 +304,7 @@ func checkStatic(t *testing.T, exe, arch string) {
 	// -trimpath keeps -ldflags out of the build settings: look for the
 	// value itself, which the linker puts in only if -X named a variable.
 	if b, err := os.ReadFile(exe); err != nil || !bytes.Contains(b, []byte(imageTestVersion)) {
-		t.Errorf("the binary does not hold the version %s given to make (-X mcproducer.Version): %v", imageTestVersion, err)
+		t.Errorf("the binary does not hold the version %s given to make (-X machineconfig.Version): %v", imageTestVersion, err)
 	}
 	out, err := exec.Command(testtools.Path(t, "file"), "-b", exe).Output()
 	if err != nil {

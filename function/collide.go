@@ -6,11 +6,9 @@ import (
 	"strings"
 
 	"github.com/kptdev/krm-functions-sdk/go/fn"
-	mcfgv1 "github.com/openshift/api/machineconfiguration/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/day1kmod/day1kmod/pkg/mcproducer"
+	"github.com/day1kmod/day1kmod/pkg/machineconfig"
 )
 
 // loadedModule is one kernel module a source loads, where it is named.
@@ -39,11 +37,11 @@ func (p *processor) poolRoles(sources []*source) map[string][]string {
 		if it.GetAPIVersion() != mcAPIVersion || it.GetKind() != mcpKind || it.GetAnnotation(SourceAnnotation) != "" {
 			continue
 		}
-		var mcp mcfgv1.MachineConfigPool
+		var mcp machineConfigPool
 		if err := it.As(&mcp); err != nil || mcp.Spec.MachineConfigSelector == nil {
 			continue
 		}
-		roles[mcp.Name] = selectedRoles(mcp.Spec.MachineConfigSelector)
+		roles[mcp.Metadata.Name] = selectedRoles(mcp.Spec.MachineConfigSelector)
 	}
 	for _, s := range sources {
 		pool := s.spec.MachineConfigPool
@@ -57,15 +55,25 @@ func (p *processor) poolRoles(sources []*source) map[string][]string {
 	return roles
 }
 
+// machineConfigPool is what poolRoles reads of a MachineConfigPool.
+type machineConfigPool struct {
+	Metadata struct {
+		Name string `json:"name"`
+	} `json:"metadata"`
+	Spec struct {
+		MachineConfigSelector *LabelSelector `json:"machineConfigSelector"`
+	} `json:"spec"`
+}
+
 // selectedRoles: the role values a MachineConfig selector takes, when it
 // names them (matchLabels, or an In expression on the role label).
-func selectedRoles(sel *metav1.LabelSelector) []string {
+func selectedRoles(sel *LabelSelector) []string {
 	var out []string
-	if r, ok := sel.MatchLabels[mcproducer.RoleLabel]; ok {
+	if r, ok := sel.MatchLabels[machineconfig.RoleLabel]; ok {
 		out = append(out, r)
 	}
 	for _, e := range sel.MatchExpressions {
-		if e.Key == mcproducer.RoleLabel && e.Operator == metav1.LabelSelectorOpIn {
+		if e.Key == machineconfig.RoleLabel && e.Operator == LabelSelectorOpIn {
 			out = append(out, e.Values...)
 		}
 	}

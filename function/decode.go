@@ -7,9 +7,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/day1kmod/day1kmod/pkg/mcproducer"
+	"github.com/day1kmod/day1kmod/pkg/machineconfig"
 	"github.com/kptdev/krm-functions-sdk/go/fn"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	sigsjson "sigs.k8s.io/json"
@@ -310,11 +309,11 @@ var configMapKeys = []string{
 }
 
 // additional turns "name param..." entries into modules.
-func additional(entries []string) []mcproducer.ModuleSpec {
-	var out []mcproducer.ModuleSpec
+func additional(entries []string) []machineconfig.ModuleSpec {
+	var out []machineconfig.ModuleSpec
 	for _, e := range entries {
 		words := strings.Fields(e)
-		out = append(out, mcproducer.ModuleSpec{Name: words[0], Parameters: words[1:]})
+		out = append(out, machineconfig.ModuleSpec{Name: words[0], Parameters: words[1:]})
 	}
 	return out
 }
@@ -368,7 +367,7 @@ func decodeConfigMap(o *fn.KubeObject) (*source, field.ErrorList) {
 		return out
 	}
 	comma := func(s string) []string { return strings.Split(s, ",") }
-	spec := Day1KernelModuleSpec{Config: mcproducer.Config{
+	spec := Day1KernelModuleSpec{Config: machineconfig.Config{
 		Name:                  m[cmName],
 		MachineConfigName:     m[cmMachineConfigName],
 		MachineConfigPool:     m[cmMachineConfigPool],
@@ -399,7 +398,7 @@ func decodeConfigMap(o *fn.KubeObject) (*source, field.ErrorList) {
 				}
 				labels[k] = v
 			}
-			ps.NodeSelector = &metav1.LabelSelector{MatchLabels: labels}
+			ps.NodeSelector = &LabelSelector{MatchLabels: labels}
 		}
 		if hasMax {
 			v := intstr.Parse(strings.TrimSpace(m[cmPoolMaxUnavailable]))

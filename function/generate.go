@@ -3,10 +3,8 @@ package function
 import (
 	"fmt"
 
-	"github.com/day1kmod/day1kmod/pkg/mcproducer"
+	"github.com/day1kmod/day1kmod/pkg/machineconfig"
 	"github.com/kptdev/krm-functions-sdk/go/fn"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -38,7 +36,7 @@ var percentRE = lazyregexp.New(`^(100|[1-9][0-9]?)%$`)
 
 // validate returns every problem of s at once.
 func (s *source) validate() field.ErrorList {
-	mc, errs := mcproducer.NewMachineConfigNodeAt(s.spec.Config, s.specPath, s.namePath)
+	mc, errs := machineconfig.NewMachineConfigNodeAt(s.spec.Config, s.specPath, s.namePath)
 	errs = s.renamed(errs)
 	s.mc = mc
 	ps := s.spec.MachineConfigPoolSpec
@@ -59,7 +57,7 @@ func (s *source) validate() field.ErrorList {
 	if sel == nil || (len(sel.MatchLabels) == 0 && len(sel.MatchExpressions) == 0) {
 		errs = append(errs, field.Required(selPath, "a custom pool needs a node selector (an empty one would select every node), e.g. matchLabels: {node-role.kubernetes.io/<pool>: \"\"}"))
 	} else {
-		errs = append(errs, metav1validation.ValidateLabelSelector(sel, metav1validation.LabelSelectorValidationOptions{}, selPath)...)
+		errs = append(errs, validateLabelSelector(sel, selPath)...)
 	}
 	if mu := ps.MaxUnavailable; mu != nil {
 		muPath := psPath.Child("maxUnavailable")
@@ -81,7 +79,7 @@ func (s *source) validate() field.ErrorList {
 func (s *source) generate() ([]*generated, []note, error) {
 	cfg := s.spec.Config.WithDefaults()
 	notes := append([]note(nil), s.notes...)
-	if img, err := mcproducer.ParseImage(cfg.KernelModuleImage); err == nil && !img.FollowsKernel {
+	if img, err := machineconfig.ParseImage(cfg.KernelModuleImage); err == nil && !img.FollowsKernel {
 		notes = append(notes, note{fn.Warning, s.at("kernelModuleImage"), cfg.KernelModuleImage,
 			"the image has a fixed tag or digest: it will not follow kernel upgrades; leave the tag out (it defaults to the node's kernel version) or use ${KERNEL_FULL_VERSION} in it"})
 	}
@@ -125,9 +123,9 @@ func (s *source) mark(o *fn.KubeObject) error {
 // empty fields, as the MachineConfig is written.
 func poolNode(pool string, ps *PoolSpec) (*yaml.RNode, error) {
 	str, mapping := ynode.String, ynode.Mapping
-	mcSelector, err := ynode.Encode(metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
-		Key:      mcproducer.RoleLabel,
-		Operator: metav1.LabelSelectorOpIn,
+	mcSelector, err := ynode.Encode(LabelSelector{MatchExpressions: []LabelSelectorRequirement{{
+		Key:      machineconfig.RoleLabel,
+		Operator: LabelSelectorOpIn,
 		Values:   []string{"worker", pool},
 	}}})
 	if err != nil {

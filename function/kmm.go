@@ -4,11 +4,10 @@ import (
 	"fmt"
 
 	"github.com/kptdev/krm-functions-sdk/go/fn"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	sigsjson "sigs.k8s.io/json"
 
-	"github.com/day1kmod/day1kmod/pkg/mcproducer"
+	"github.com/day1kmod/day1kmod/pkg/machineconfig"
 )
 
 // KMM's Day 1 object: a GitOps repository that holds BootModuleConfigs
@@ -21,13 +20,13 @@ const (
 // BootModuleConfig is KMM's kmm.sigs.x-k8s.io/v1beta1 BootModuleConfig, with
 // the fields of KMM's api/v1beta1 (status is the operator's and not read).
 type BootModuleConfig struct {
-	metav1.TypeMeta   `json:",inline"`
-	metav1.ObjectMeta `json:"metadata"`
-	Spec              BootModuleConfigSpec `json:"spec"`
-	Status            map[string]any       `json:"status,omitempty"`
+	TypeMeta   `json:",inline"`
+	ObjectMeta `json:"metadata"`
+	Spec       BootModuleConfigSpec `json:"spec"`
+	Status     map[string]any       `json:"status,omitempty"`
 }
 
-// BootModuleConfigSpec holds KMM's fields, mapped onto mcproducer.Config by
+// BootModuleConfigSpec holds KMM's fields, mapped onto machineconfig.Config by
 // bmcFields.
 type BootModuleConfigSpec struct {
 	MachineConfigName     string   `json:"machineConfigName"`
@@ -73,7 +72,7 @@ func decodeBootModuleConfig(o *fn.KubeObject, isItem bool) (*source, field.Error
 		errs = append(errs, field.Required(field.NewPath("metadata", "name"), "the name every node path and unit of this module derives from"))
 	}
 	spec := field.NewPath("spec")
-	cfg := mcproducer.Config{
+	cfg := machineconfig.Config{
 		Name:                  b.Name,
 		MachineConfigName:     b.Spec.MachineConfigName,
 		MachineConfigPool:     b.Spec.MachineConfigPoolName,

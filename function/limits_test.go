@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/day1kmod/day1kmod/pkg/mcproducer"
+	"github.com/day1kmod/day1kmod/pkg/machineconfig"
 )
 
 // Valid values that together make a MachineConfig over the MCO's limit are
@@ -52,7 +52,7 @@ func TestEmptyInputIsAnError(t *testing.T) {
 // --version prints the version every MachineConfig is annotated with.
 func TestVersion(t *testing.T) {
 	var o, e strings.Builder
-	if code := Main([]string{"--version"}, strings.NewReader(""), &o, &e); code != 0 || o.String() != "day1kmod "+mcproducer.Version+"\n" {
+	if code := Main([]string{"--version"}, strings.NewReader(""), &o, &e); code != 0 || o.String() != "day1kmod "+machineconfig.Version+"\n" {
 		t.Errorf("--version: exit %d, %q %q", code, o.String(), e.String())
 	}
 	out, _, code := run(t, []byte(`apiVersion: config.kubernetes.io/v1
@@ -64,7 +64,7 @@ functionConfig:
   metadata: {name: ice}
   spec: {machineConfigPool: worker, kernelModuleImage: quay.io/acme/ice, kernelModuleName: ice}
 `))
-	if code != 0 || !strings.Contains(string(out), mcproducer.VersionAnnotation+": "+mcproducer.Version+"\n") {
+	if code != 0 || !strings.Contains(string(out), machineconfig.VersionAnnotation+": "+machineconfig.Version+"\n") {
 		t.Errorf("exit %d, no version annotation:\n%s", code, out)
 	}
 }

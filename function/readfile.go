@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/day1kmod/day1kmod/pkg/mcproducer"
+	"github.com/day1kmod/day1kmod/pkg/machineconfig"
 	"github.com/kptdev/krm-functions-sdk/go/fn"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/kustomize/kyaml/kio"
@@ -22,13 +22,13 @@ var ErrNoDay1KernelModule = fmt.Errorf("no %s %s in the input", APIVersion, Kind
 // are skipped. Any problem is an error naming the object, the field path
 // and the value; then no Config is returned. Without any Day1KernelModule
 // the error is ErrNoDay1KernelModule.
-func ReadConfigs(r io.Reader) ([]mcproducer.Config, error) {
+func ReadConfigs(r io.Reader) ([]machineconfig.Config, error) {
 	nodes, err := (&kio.ByteReader{Reader: r, OmitReaderAnnotations: true}).Read()
 	if err != nil {
 		return nil, fmt.Errorf("reading YAML: %w", err)
 	}
 	var errs []error
-	var configs []mcproducer.Config
+	var configs []machineconfig.Config
 	seen := map[string]bool{}
 	for _, n := range nodes {
 		o := fn.MoveToKubeObject(n)

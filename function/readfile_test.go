@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/day1kmod/day1kmod/pkg/mcproducer"
+	"github.com/day1kmod/day1kmod/pkg/machineconfig"
 )
 
 func TestReadConfigs(t *testing.T) {
@@ -20,12 +20,12 @@ func TestReadConfigs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []mcproducer.Config{{
+	want := []machineconfig.Config{{
 		Name: "mlx5", MachineConfigName: "99-fastnet-mlx5", MachineConfigPool: "fastnet",
 		KernelModuleImage: "quay.io/acme/mlx5-kmod:${KERNEL_FULL_VERSION}", KernelModuleName: "mlx5_core",
-		InTreeModulesToRemove: []string{"mlx5_ib", "mlx5_core"}, FirmwarePath: "/firmware", IgnitionVersion: mcproducer.DefaultIgnitionSpec,
-		MaxKubeletDelay: mcproducer.DefaultMaxKubeletDelay, RebootPolicy: mcproducer.RebootBeforeKubelet,
-		MaxShutdownDelay: mcproducer.DefaultMaxShutdownDelay,
+		InTreeModulesToRemove: []string{"mlx5_ib", "mlx5_core"}, FirmwarePath: "/firmware", IgnitionVersion: machineconfig.DefaultIgnitionSpec,
+		MaxKubeletDelay: machineconfig.DefaultMaxKubeletDelay, RebootPolicy: machineconfig.RebootBeforeKubelet,
+		MaxShutdownDelay: machineconfig.DefaultMaxShutdownDelay,
 	}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ReadConfigs = %+v\nwant %+v", got, want)

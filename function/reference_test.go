@@ -11,7 +11,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/day1kmod/day1kmod/pkg/mcproducer"
+	"github.com/day1kmod/day1kmod/pkg/machineconfig"
 )
 
 // The reference (docs/reference.md) must not drift from the code: its
@@ -23,7 +23,8 @@ const referenceDoc = "../docs/reference.md"
 
 // specPaths lists the JSON paths of the fields of a spec type: embedded
 // structs flattened, this module's own struct types walked into
-// ("additionalModules[].name"), other packages' types (a LabelSelector) not.
+// ("additionalModules[].name"), Kubernetes' types (a LabelSelector, which
+// meta.go mirrors) not.
 func specPaths(t reflect.Type, prefix string) []string {
 	var out []string
 	for i := 0; i < t.NumField(); i++ {
@@ -44,7 +45,7 @@ func specPaths(t reflect.Type, prefix string) []string {
 			}
 			ft = ft.Elem()
 		}
-		if ft.Kind() == reflect.Struct && strings.HasPrefix(ft.PkgPath(), "github.com/day1kmod/day1kmod/") {
+		if ft.Kind() == reflect.Struct && strings.HasPrefix(ft.PkgPath(), "github.com/day1kmod/day1kmod/") && ft != reflect.TypeFor[LabelSelector]() {
 			out = append(out, specPaths(ft, prefix+name+list+".")...)
 		}
 	}
@@ -252,13 +253,13 @@ func TestReferenceMatchesHelp(t *testing.T) {
 // values Validate accepts.
 func TestHelpMatchesCode(t *testing.T) {
 	help, _ := helpSpec(t)
-	for _, e := range (mcproducer.Config{}).Validate(nil, nil) {
+	for _, e := range (machineconfig.Config{}).Validate(nil, nil) {
 		if e.Type == field.ErrorTypeRequired && claims(help[e.Field]).required == "" {
 			t.Errorf("spec.%s is required (%s), --help does not say so: %q", e.Field, e.Detail, help[e.Field])
 		}
 	}
 
-	base := mcproducer.Config{MachineConfigPool: "worker", KernelModuleImage: "quay.io/acme/ice-kmod", KernelModuleName: "ice"}
+	base := machineconfig.Config{MachineConfigPool: "worker", KernelModuleImage: "quay.io/acme/ice-kmod", KernelModuleName: "ice"}
 	def := reflect.ValueOf(base.WithDefaults())
 	bv := reflect.ValueOf(base)
 	ty := bv.Type()

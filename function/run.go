@@ -1,12 +1,13 @@
 package function
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
 	"os"
 
-	"github.com/day1kmod/day1kmod/pkg/mcproducer"
+	"github.com/day1kmod/day1kmod/pkg/machineconfig"
 	"github.com/kptdev/krm-functions-sdk/go/fn"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -148,7 +149,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprint(stdout, Usage)
 			return 0
 		case "--version", "version":
-			fmt.Fprintf(stdout, "day1kmod %s\n", mcproducer.Version)
+			fmt.Fprintf(stdout, "day1kmod %s\n", machineconfig.Version)
 			return 0
 		default:
 			fmt.Fprintf(stderr, "day1kmod: unexpected argument %q: the function reads a ResourceList on stdin; see day1kmod --help\n", a)
@@ -187,9 +188,12 @@ func Execute(p fn.ResourceListProcessor, r io.Reader, w io.Writer) (fn.Results, 
 		// broken pipe or a mistake, never "nothing to do".
 		return nil, fmt.Errorf("the input is empty: expected a ResourceList (kind: %s) on stdin", kio.ResourceListKind)
 	}
+	// yaml.v3's encoder writes in pieces of 128 bytes: unbuffered, a
+	// MachineConfig would be some 400 writes to the pipe.
+	bw := bufio.NewWriterSize(w, 64<<10)
 	rw := &kio.ByteReadWriter{
 		Reader: bytes.NewReader(in),
-		Writer: w,
+		Writer: bw,
 		// Leave the orchestrator's annotations as they are.
 		OmitReaderAnnotations: true,
 		KeepReaderAnnotations: true,
@@ -231,6 +235,9 @@ func Execute(p fn.ResourceListProcessor, r io.Reader, w io.Writer) (fn.Results, 
 		out = append(out, it.MoveToResourceNode())
 	}
 	if err := rw.Write(out); err != nil {
+		return nil, fmt.Errorf("writing the ResourceList: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
 		return nil, fmt.Errorf("writing the ResourceList: %w", err)
 	}
 	return rl.Results, nil

@@ -7,8 +7,7 @@
 package function
 
 import (
-	"github.com/day1kmod/day1kmod/pkg/mcproducer"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"github.com/day1kmod/day1kmod/pkg/machineconfig"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
@@ -33,14 +32,14 @@ const (
 
 // Day1KernelModule is the functionConfig (or an item) the function reads.
 type Day1KernelModule struct {
-	metav1.TypeMeta   `json:",inline"`
-	metav1.ObjectMeta `json:"metadata"`
-	Spec              Day1KernelModuleSpec `json:"spec"`
+	TypeMeta   `json:",inline"`
+	ObjectMeta `json:"metadata"`
+	Spec       Day1KernelModuleSpec `json:"spec"`
 }
 
 // Day1KernelModuleSpec is the producer's Config plus the optional pool.
 type Day1KernelModuleSpec struct {
-	mcproducer.Config
+	machineconfig.Config
 	// MachineConfigPoolSpec, when set, makes the function also emit a
 	// MachineConfigPool named after spec.machineConfigPool.
 	MachineConfigPoolSpec *PoolSpec `json:"machineConfigPoolSpec,omitempty"`
@@ -50,7 +49,7 @@ type Day1KernelModuleSpec struct {
 type PoolSpec struct {
 	// NodeSelector selects the nodes of the pool. Required: an empty
 	// selector would select every node.
-	NodeSelector *metav1.LabelSelector `json:"nodeSelector,omitempty"`
+	NodeSelector *LabelSelector `json:"nodeSelector,omitempty"`
 	// MaxUnavailable is how many nodes (or what percentage) may update at once.
 	MaxUnavailable *intstr.IntOrString `json:"maxUnavailable,omitempty"`
 	// Paused stops the pool from rolling out new configurations.

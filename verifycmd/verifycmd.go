@@ -18,7 +18,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/day1kmod/day1kmod/function"
-	"github.com/day1kmod/day1kmod/pkg/mcproducer"
+	"github.com/day1kmod/day1kmod/pkg/machineconfig"
 	"github.com/day1kmod/day1kmod/pkg/nodescripts"
 	"github.com/day1kmod/day1kmod/pkg/verify"
 )
@@ -191,9 +191,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return usage("--name selects a Day1KernelModule of the -f file")
 		}
 		// The function's rules for the fields these flags stand for.
-		var c mcproducer.Config
+		var c machineconfig.Config
 		for _, m := range o.modules {
-			c = mcproducer.Config{Name: "verify", MachineConfigPool: "worker", KernelModuleImage: o.image, KernelModuleName: m, FirmwarePath: o.firmware}
+			c = machineconfig.Config{Name: "verify", MachineConfigPool: "worker", KernelModuleImage: o.image, KernelModuleName: m, FirmwarePath: o.firmware}
 			if errs := c.Validate(nil, nil); len(errs) > 0 {
 				return usage("%v", errs.ToAggregate())
 			}
@@ -293,8 +293,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // stdin, or directories (a kpt package, a kustomization) whose .yaml and
 // .yml files are read, those holding no Day1KernelModule skipped. One name
 // twice is an error, as in a kpt package.
-func readConfigs(files []string, stdin io.Reader) ([]mcproducer.Config, error) {
-	var out []mcproducer.Config
+func readConfigs(files []string, stdin io.Reader) ([]machineconfig.Config, error) {
+	var out []machineconfig.Config
 	where := map[string]string{}
 	read := func(p string, r io.Reader, mustHold bool) error {
 		cs, err := function.ReadConfigs(r)

@@ -17,4 +17,4 @@ go build -o "$out/measure" ./hack/bench/measure
 echo "go: $(go env GOVERSION), $(uname -m), $(nproc) CPUs"
 "$out/measure" -fn "$out/day1kmod" -noop "$out/noop" -items "${ITEMS:-1,20000}" -modules "${MODULES:-1,10,100,1000}" -runs "${RUNS:-7}"
 echo
-go test -run '^$' -bench . -benchmem ./pkg/mcproducer ./function
+go test -run '^$' -bench . -benchmem ./pkg/machineconfig ./pkg/mcproducer ./function

@@ -17,7 +17,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/day1kmod/day1kmod/pkg/mcproducer"
+	"github.com/day1kmod/day1kmod/pkg/machineconfig"
 	"github.com/day1kmod/day1kmod/pkg/nodescripts"
 )
 
@@ -36,7 +36,7 @@ type Target struct {
 }
 
 // TargetOf is the Target of a validated Day1KernelModule spec.
-func TargetOf(c mcproducer.Config) Target {
+func TargetOf(c machineconfig.Config) Target {
 	c = c.WithDefaults()
 	modules := []string{c.KernelModuleName}
 	for _, m := range c.AdditionalModules {
@@ -68,7 +68,7 @@ type Options struct {
 // and platform are the same share one read of the image.
 func Verify(ctx context.Context, src Source, t Target, opts Options) Report {
 	rep := Report{OK: true}
-	img, err := mcproducer.ParseImage(t.Image)
+	img, err := machineconfig.ParseImage(t.Image)
 	type group struct {
 		ref      string
 		platform v1.Platform
@@ -145,7 +145,7 @@ func (v *checker) row(kernel, check, module string, s Status, reason string) {
 
 // image reads the image for kernels (one reference, one platform) and
 // checks each kernel's tree in it.
-func (v *checker) image(ctx context.Context, src Source, img mcproducer.Image, kernels []string, p v1.Platform, progress io.Writer) {
+func (v *checker) image(ctx context.Context, src Source, img machineconfig.Image, kernels []string, p v1.Platform, progress io.Writer) {
 	found, err := src.Image(ctx, v.ref, p)
 	if err == nil && found.Image == nil {
 		err = fmt.Errorf("no image")

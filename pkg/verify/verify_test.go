@@ -16,7 +16,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 
-	"github.com/day1kmod/day1kmod/pkg/mcproducer"
+	"github.com/day1kmod/day1kmod/pkg/machineconfig"
 	"github.com/google/go-containerregistry/pkg/compression"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -524,8 +524,8 @@ func (b basicAuth) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // The modules a Day1KernelModule loads, main one first, are the ones checked.
 func TestTargetOfNamesEveryModule(t *testing.T) {
-	tg := TargetOf(mcproducer.Config{Name: "mlx5", MachineConfigPool: "worker", KernelModuleImage: "quay.io/acme/mlx5", KernelModuleName: "mlx5_core",
-		AdditionalModules: []mcproducer.ModuleSpec{{Name: "mlx5_ib"}, {Name: "irdma"}}})
+	tg := TargetOf(machineconfig.Config{Name: "mlx5", MachineConfigPool: "worker", KernelModuleImage: "quay.io/acme/mlx5", KernelModuleName: "mlx5_core",
+		AdditionalModules: []machineconfig.ModuleSpec{{Name: "mlx5_ib"}, {Name: "irdma"}}})
 	if strings.Join(tg.Modules, " ") != "mlx5_core mlx5_ib irdma" {
 		t.Errorf("TargetOf modules %v", tg.Modules)
 	}

@@ -1,4 +1,4 @@
-package mcproducer
+package machineconfig
 
 import (
 	"strings"

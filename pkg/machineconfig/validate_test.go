@@ -1,4 +1,4 @@
-package mcproducer
+package machineconfig
 
 import (
 	"fmt"
@@ -184,8 +184,8 @@ func TestValidateRejectsBadInput(t *testing.T) {
 			if tc.typ != field.ErrorTypeRequired && !strings.Contains(e.Error(), strconv.Quote(valueString(e.BadValue))) {
 				t.Errorf("error does not show the bad value: %v", e)
 			}
-			if mc, err := NewMachineConfig(c); err == nil || mc != nil {
-				t.Errorf("NewMachineConfig produced output for bad input")
+			if n, err := NewMachineConfigNode(c); err == nil || n != nil {
+				t.Errorf("NewMachineConfigNode produced output for bad input")
 			}
 		})
 	}

@@ -1,4 +1,4 @@
-package mcproducer
+package machineconfig
 
 import (
 	"fmt"
@@ -15,7 +15,7 @@ import (
 	"github.com/coreos/ignition/v2/config/validate"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
-	"github.com/day1kmod/day1kmod/pkg/mcproducer/internal/scriptsource"
+	"github.com/day1kmod/day1kmod/pkg/machineconfig/internal/scriptsource"
 	"github.com/day1kmod/day1kmod/pkg/nodescripts"
 	"github.com/day1kmod/day1kmod/pkg/ynode"
 )
@@ -194,7 +194,7 @@ func keptInTextURL(c byte) bool {
 // gzippedScript is a node script as the MachineConfig carries it: its data:
 // URL source (gzipped, then base64), and the size and CRC-32 of the script
 // the source was made from. scripts_gen.go holds them, written by
-// `go generate ./pkg/mcproducer` (see internal/scriptsource) so that no run
+// `go generate ./pkg/machineconfig` (see internal/scriptsource) so that no run
 // of the function compresses anything.
 //
 // The scripts are most of a MachineConfig; compressed, they are about a
@@ -246,46 +246,10 @@ func sourcesOf(scripts []string, gz []gzippedScript) (map[string]string, error) 
 }
 
 // scriptsGenFile names the generated file in errors.
-const scriptsGenFile = "pkg/mcproducer/" + scriptsource.File
+const scriptsGenFile = "pkg/machineconfig/" + scriptsource.File
 
 func enabledUnit(name, contents string) ign.Unit {
 	return ign.Unit{Name: name, Enabled: ptr(true), Contents: ptr(contents)}
-}
-
-// pruneEmpty drops nulls, empty objects and empty lists, recursively.
-// json.Marshal then writes object keys sorted, so output is deterministic.
-func pruneEmpty(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, e := range t {
-			if e = pruneEmpty(e); isEmpty(e) {
-				delete(t, k)
-			} else {
-				t[k] = e
-			}
-		}
-	case []any:
-		kept := t[:0]
-		for _, e := range t {
-			if e = pruneEmpty(e); !isEmpty(e) {
-				kept = append(kept, e)
-			}
-		}
-		return kept
-	}
-	return v
-}
-
-func isEmpty(v any) bool {
-	switch t := v.(type) {
-	case nil:
-		return true
-	case map[string]any:
-		return len(t) == 0
-	case []any:
-		return len(t) == 0
-	}
-	return false
 }
 
 func ptr[T any](v T) *T { return &v }

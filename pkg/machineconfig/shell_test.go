@@ -1,4 +1,4 @@
-package mcproducer
+package machineconfig
 
 import (
 	"fmt"
@@ -125,19 +125,20 @@ func TestGoAndShellChecksAgree(t *testing.T) {
 func checkGatesAgree(t *testing.T, c Config) {
 	t.Helper()
 	verrs := c.Validate(nil, nil)
-	mc, err := NewMachineConfig(c)
+	n, err := NewMachineConfigNode(c)
 	switch {
 	case len(verrs) == 0 && err != nil:
-		t.Fatalf("Validate accepted %+v but NewMachineConfig failed: %v", c, err)
+		t.Fatalf("Validate accepted %+v but NewMachineConfigNode failed: %v", c, err)
 	case len(verrs) > 0 && err == nil:
-		t.Fatalf("Validate refused %+v (%v) but NewMachineConfig generated it", c, verrs)
+		t.Fatalf("Validate refused %+v (%v) but NewMachineConfigNode generated it", c, verrs)
 	case err != nil:
 		return
 	}
-	out, err := MarshalYAML(mc)
+	text, err := n.String()
 	if err != nil {
 		t.Fatal(err)
 	}
+	out := []byte(text)
 	d := c.WithDefaults()
 	dec := decode(t, out, d.IgnitionVersion)
 	if err := shellParse(t, contents(t, dec.files[nodescripts.ConfigPath(d.Name)])); err != nil {

@@ -1,14 +1,14 @@
 //go:build ignore
 
 // Writes scripts_gen.go (see internal/scriptsource): run by
-// `go generate ./pkg/mcproducer` after a node script changed.
+// `go generate ./pkg/machineconfig` after a node script changed.
 package main
 
 import (
 	"fmt"
 	"os"
 
-	"github.com/day1kmod/day1kmod/pkg/mcproducer/internal/scriptsource"
+	"github.com/day1kmod/day1kmod/pkg/machineconfig/internal/scriptsource"
 )
 
 func main() {

@@ -1,26 +1,27 @@
-package mcproducer
+package machineconfig
 
 import (
 	"bytes"
-	"encoding/json"
 	"regexp"
 	"strings"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 
 	"github.com/day1kmod/day1kmod/pkg/nodescripts"
 )
 
 var configLine = regexp.MustCompile(`^[a-z_]+=`)
 
-// FuzzNewMachineConfig feeds arbitrary strings to every parameter. Validate
-// and NewMachineConfig agree (what the gate accepts is generated, what it
+// FuzzMachineConfig feeds arbitrary strings to every parameter. Validate
+// and NewMachineConfigNode agree (what the gate accepts is generated, what it
 // refuses is not). Either the input is refused with no output, or the output
 // parses and validates with Ignition's parser for its spec version, stays
-// within the MCO's size limit, the kyaml node the function emits says the
-// same as the typed object, scripts are the embedded ones, units depend on N
+// within the MCO's size limit, decodes strictly into openshift/api's
+// MachineConfig, scripts are the embedded ones, units depend on N
 // alone, every other value lands on its own line of the config file, and
 // the node scripts' own checks accept it.
-func FuzzNewMachineConfig(f *testing.F) {
+func FuzzMachineConfig(f *testing.F) {
 	f.Add("", "99-worker-ice", "worker", "quay.io/acme/ice-kmod", "ice", "ice", "debug=1", "/firmware", "", "", "")
 	f.Add("ice", "", "worker", "quay.io/acme/ice-kmod:${KERNEL_FULL_VERSION}", "ice", "", "", "", "3.4.0", "90s", "Always")
 	f.Add("x", "mc", "pool", "quay.io/a/b@sha256:"+strings.Repeat("a", 64), "m_1", "a\nb", "p=1\nExecStart=/bin/sh", "/fw/../x", "3.5.0", "1h", "Never")
@@ -39,32 +40,26 @@ func FuzzNewMachineConfig(f *testing.F) {
 			c.AdditionalModules = []ModuleSpec{{Name: intree, Parameters: []string{param}}}
 		}
 		verrs := c.Validate(nil, nil)
-		mc, err := NewMachineConfig(c)
+		n, err := NewMachineConfigNode(c)
 		if (len(verrs) == 0) != (err == nil) {
-			t.Fatalf("Validate says %v, NewMachineConfig says %v", verrs, err)
+			t.Fatalf("Validate says %v, NewMachineConfigNode says %v", verrs, err)
 		}
 		if err != nil {
-			if mc != nil {
+			if n != nil {
 				t.Fatal("output and an error")
 			}
 			return
 		}
-		if raw, err := json.Marshal(mc); err != nil || len(raw) > MaxMachineConfigSize {
-			t.Fatalf("MachineConfig of %d bytes (limit %d): %v", len(raw), MaxMachineConfigSize, err)
-		}
-		out, err := MarshalYAML(mc)
+		text, err := n.String()
 		if err != nil {
 			t.Fatal(err)
 		}
-		// The function's path (typed config straight to a kyaml node) writes
-		// what the typed object says, and both pass Ignition's parser (decode).
-		n, err := NewMachineConfigNode(c)
-		if err != nil {
-			t.Fatalf("NewMachineConfig accepts what NewMachineConfigNode refuses: %v", err)
+		out := []byte(text)
+		if raw, err := yaml.YAMLToJSON(out); err != nil || len(raw) > MaxMachineConfigSize {
+			t.Fatalf("MachineConfig of %d bytes of JSON (limit %d): %v", len(raw), MaxMachineConfigSize, err)
 		}
-		if text, err := n.String(); err != nil || text != string(out) {
-			t.Fatalf("the kyaml node differs from the typed object (%v):\n%s\n---\n%s", err, text, out)
-		}
+		// decode: strictly into openshift/api's MachineConfig, and through
+		// Ignition's parser for its spec version.
 		d := c.WithDefaults()
 		dec := decode(t, out, d.IgnitionVersion)
 		name = d.Name // the defaulted N

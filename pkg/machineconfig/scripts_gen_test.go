@@ -1,4 +1,4 @@
-package mcproducer
+package machineconfig
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 	ign "github.com/coreos/ignition/v2/config/v3_2/types"
 	"github.com/vincent-petithory/dataurl"
 
-	"github.com/day1kmod/day1kmod/pkg/mcproducer/internal/scriptsource"
+	"github.com/day1kmod/day1kmod/pkg/machineconfig/internal/scriptsource"
 	"github.com/day1kmod/day1kmod/pkg/nodescripts"
 )
 

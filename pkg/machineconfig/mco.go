@@ -1,7 +1,7 @@
-package mcproducer
+package machineconfig
 
 import (
-	"encoding/json"
+	"bytes"
 	"fmt"
 	"strings"
 
@@ -42,20 +42,21 @@ func validateMCOSupport(c Config, m *machineConfig, specPath *field.Path) field.
 	return errs
 }
 
-// jsonSize is the length of m's JSON encoding (what the API server stores).
-// The object around the Ignition config is a few hundred bytes, and the
-// values users give cannot hold a character JSON escapes (their patterns
-// refuse them): so the config's unescaped size plus a margin bounds it, and
-// the exact figure is computed only when that bound comes near the limit.
+// jsonSize is the length of m's JSON encoding, the object as it is written
+// (what a client sends to the API server). The object around the Ignition
+// config is a few hundred bytes, and the values users give cannot hold a
+// character JSON escapes (their patterns refuse them): so the config's
+// unescaped size plus a margin bounds it, and the exact figure is computed
+// only when that bound comes near the limit.
 func (m *machineConfig) jsonSize() int {
 	if ynode.JSONSize(m.ignition)+metadataMargin < MaxMachineConfigSize {
 		return ynode.JSONSize(m.ignition)
 	}
-	raw, err := json.Marshal(m.typed())
-	if err != nil {
-		panic(err) // a typed object with a JSON config always encodes
+	var raw bytes.Buffer
+	if err := ynode.WriteJSON(&raw, m.node().YNode()); err != nil {
+		panic(err) // the node holds only mappings, lists and scalars
 	}
-	return len(raw)
+	return raw.Len()
 }
 
 // metadataMargin bounds what the object adds to its Ignition config's JSON.

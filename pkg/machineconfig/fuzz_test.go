@@ -16,7 +16,8 @@ var configLine = regexp.MustCompile(`^[a-z_]+=`)
 // FuzzMachineConfig feeds arbitrary strings to every parameter. Validate
 // and NewMachineConfigNode agree (what the gate accepts is generated, what it
 // refuses is not). Either the input is refused with no output, or the output
-// parses and validates with Ignition's parser for its spec version, stays
+// parses and validates with Ignition's parser for its spec version, is what
+// Ignition's translators and validator make of it, stays
 // within the MCO's size limit, decodes strictly into openshift/api's
 // MachineConfig, scripts are the embedded ones, units depend on N
 // alone, every other value lands on its own line of the config file, and
@@ -62,6 +63,13 @@ func FuzzMachineConfig(f *testing.F) {
 		// Ignition's parser for its spec version.
 		d := c.WithDefaults()
 		dec := decode(t, out, d.IgnitionVersion)
+		// The config is the one Ignition's translators make, and its
+		// validator accepts it.
+		cfg, err := ignitionTypes(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkEncodedConfig(t, cfg, d.IgnitionVersion)
 		name = d.Name // the defaulted N
 		if len(dec.files) != 5 || len(dec.units) != 4 {
 			t.Fatalf("files %v units %v", keys(dec.files), keys(dec.units))

@@ -9,10 +9,6 @@ import (
 	"unsafe"
 
 	ign "github.com/coreos/ignition/v2/config/v3_2/types"
-	translate3_3 "github.com/coreos/ignition/v2/config/v3_3/translate"
-	translate3_4 "github.com/coreos/ignition/v2/config/v3_4/translate"
-	translate3_5 "github.com/coreos/ignition/v2/config/v3_5/translate"
-	"github.com/coreos/ignition/v2/config/validate"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/day1kmod/day1kmod/pkg/machineconfig/internal/scriptsource"
@@ -20,18 +16,24 @@ import (
 	"github.com/day1kmod/day1kmod/pkg/ynode"
 )
 
-// ignitionConfig builds the Ignition config of a defaulted, valid c as
-// 3.2.0 types, translates it to the requested spec with Ignition's own typed
-// translators, checks the result with Ignition's own validator, and returns
-// it as the YAML node it is written as, with its files as 3.2 types. Nothing
-// is parsed back from text:
-// the tests and the fuzz target prove that the parsers accept what this
-// emits, for every spec version.
+// ignitionConfig returns the Ignition config of a defaulted, valid c as the
+// YAML node it is written as (see encodeConfig), with its files as 3.2 types.
 func ignitionConfig(c Config) (*yaml.Node, []ign.File, error) {
+	cfg, err := ignitionTypes(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	n, err := encodeConfig(cfg, c.IgnitionVersion)
+	return n, cfg.Storage.Files, err
+}
+
+// ignitionTypes builds the Ignition config of a defaulted, valid c as 3.2.0
+// types.
+func ignitionTypes(c Config) (ign.Config, error) {
 	name := c.Name
 	img, err := ParseImage(c.KernelModuleImage)
 	if err != nil {
-		return nil, nil, err
+		return ign.Config{}, err
 	}
 	files, err := nodescripts.Files(nodescripts.Config{
 		Name:          c.Name,
@@ -47,12 +49,12 @@ func ignitionConfig(c Config) (*yaml.Node, []ign.File, error) {
 		MaxShutdownDelay: c.maxShutdownDelay(),
 	})
 	if err != nil {
-		return nil, nil, err
+		return ign.Config{}, err
 	}
 
 	scripts, err := scriptSources()
 	if err != nil {
-		return nil, nil, err
+		return ign.Config{}, err
 	}
 	cfg := ign.Config{Ignition: ign.Ignition{Version: IgnitionV3_2}}
 	for _, f := range files {
@@ -68,72 +70,29 @@ func ignitionConfig(c Config) (*yaml.Node, []ign.File, error) {
 		{Name: nodescripts.FetchUnit(name), Contents: ptr(fetchUnit(name))},
 		enabledUnit(nodescripts.PrefetchUnit(name), prefetchUnit(name)),
 	}
-	n, err := checkedNode(cfg, c.IgnitionVersion)
-	return n, cfg.Storage.Files, err
+	return cfg, nil
 }
 
-// checkedNode translates cfg to version, validates it there with Ignition's
-// own validator and encodes it. Any report entry, even a warning, is an
-// error: it would be a day1kmod bug.
-//
-// The node scripts are the same in every config, and decoding their data
-// URLs is most of what validation costs: their sources are validated by a
-// test for every supported spec version (TestScriptSourcesValid); the
-// config is validated with a short stand-in source in their place, and the
-// real source is put back into the encoded node.
-func checkedNode(cfg ign.Config, version string) (*yaml.Node, error) {
-	real := map[string]string{}
-	cfg.Storage.Files = slices.Clone(cfg.Storage.Files) // the caller's stay as they are
-	for i := range cfg.Storage.Files {
-		src := cfg.Storage.Files[i].Contents.Source
-		if stand, ok := scriptStandIns()[*src]; ok {
-			real[stand] = *src
-			cfg.Storage.Files[i].Contents.Source = ptr(stand)
-		}
-	}
-	n, err := translateAndEncode(cfg, version)
-	if err != nil {
-		return nil, err
-	}
-	if len(real) > 0 {
-		restoreSources(n, real)
-	}
-	return n, nil
-}
-
-func translateAndEncode(cfg ign.Config, version string) (*yaml.Node, error) {
-	var out any
-	switch version {
-	case IgnitionV3_2:
-		out = cfg
-	case IgnitionV3_4:
-		out = translate3_4.Translate(translate3_3.Translate(cfg))
-	case IgnitionV3_5:
-		out = translate3_5.Translate(translate3_4.Translate(translate3_3.Translate(cfg)))
-	default:
+// encodeConfig writes cfg, built with 3.2.0 types, as a config of the spec
+// version. Every field day1kmod writes (a file's path, overwrite, mode,
+// contents source and compression; a unit's name, enabled and contents)
+// has the same name, type and meaning in every spec from 3.2.0 to 3.5.0, so
+// the version field is all that differs. The tests hold this to Ignition
+// itself: for every spec version, option and fuzzed input, the node is the
+// one Ignition's typed translators make, Ignition's validator reports
+// nothing on it and its parser accepts it. The function does not link the
+// translators and the validator: their package initialisation and work cost
+// more than everything else it does (make bench).
+func encodeConfig(cfg ign.Config, version string) (*yaml.Node, error) {
+	if !slices.Contains(SupportedIgnitionVersions, version) {
 		return nil, fmt.Errorf("unsupported Ignition spec version %q", version)
 	}
-	if rpt := validate.ValidateWithContext(out, nil); len(rpt.Entries) > 0 {
-		return nil, fmt.Errorf("generated Ignition %s config is invalid (a day1kmod bug): ignition: %s", version, strings.TrimSpace(rpt.String()))
-	}
-	n, err := ynode.Encode(out)
+	cfg.Ignition.Version = version
+	n, err := ynode.Encode(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the Ignition %s config: %w", version, err)
 	}
 	return n, nil
-}
-
-// restoreSources replaces the stand-in sources in n by the real ones.
-func restoreSources(n *yaml.Node, real map[string]string) {
-	if n.Kind == yaml.ScalarNode {
-		if r, ok := real[n.Value]; ok {
-			n.Value = r
-		}
-		return
-	}
-	for _, c := range n.Content {
-		restoreSources(c, real)
-	}
 }
 
 func additionalModules(ms []ModuleSpec) []nodescripts.Module {
@@ -213,19 +172,7 @@ type gzippedScript struct {
 // scripts_gen.go does not match the embedded scripts (a script changed
 // without `go generate`), rather than put old scripts into a MachineConfig;
 // a test fails on it first.
-// scriptStandIns maps each such source to a short one that stands in for it
-// during validation: the sources themselves are validated by a test, for
-// every supported spec version, as they never change at run time.
-var (
-	scriptSources  = sync.OnceValues(func() (map[string]string, error) { return sourcesOf(nodescripts.Scripts(), gzippedScripts) })
-	scriptStandIns = sync.OnceValue(func() map[string]string {
-		m := map[string]string{}
-		for i, g := range gzippedScripts {
-			m[g.source] = fmt.Sprintf("data:,day1kmod-node-script-%d", i)
-		}
-		return m
-	})
-)
+var scriptSources = sync.OnceValues(func() (map[string]string, error) { return sourcesOf(nodescripts.Scripts(), gzippedScripts) })
 
 // sourcesOf maps each of scripts to the source of gz at its index, checking
 // that it was made from that script.

@@ -3,6 +3,7 @@ package function
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -234,10 +235,12 @@ func Execute(p fn.ResourceListProcessor, r io.Reader, w io.Writer) (fn.Results, 
 	for _, it := range rl.Items {
 		out = append(out, it.MoveToResourceNode())
 	}
+	pb := &putBack{w: bw, s: takeOut(out)}
+	rw.Writer = pb
 	if err := rw.Write(out); err != nil {
 		return nil, fmt.Errorf("writing the ResourceList: %w", err)
 	}
-	if err := bw.Flush(); err != nil {
+	if err := errors.Join(pb.Flush(), bw.Flush()); err != nil {
 		return nil, fmt.Errorf("writing the ResourceList: %w", err)
 	}
 	return rl.Results, nil

@@ -35,7 +35,7 @@ func ignitionTypes(c Config) (ign.Config, error) {
 	if err != nil {
 		return ign.Config{}, err
 	}
-	files, err := nodescripts.Files(nodescripts.Config{
+	conf, err := nodescripts.Config{
 		Name:          c.Name,
 		Image:         img.Reference,
 		Module:        c.KernelModuleName,
@@ -47,21 +47,21 @@ func ignitionTypes(c Config) (ign.Config, error) {
 		MaxKubeletDelay:  c.maxKubeletDelay(),
 		RebootPolicy:     nodescripts.RebootPolicy(c.RebootPolicy),
 		MaxShutdownDelay: c.maxShutdownDelay(),
-	})
+	}.Render()
 	if err != nil {
 		return ign.Config{}, err
 	}
-
 	scripts, err := scriptSources()
 	if err != nil {
 		return ign.Config{}, err
 	}
 	cfg := ign.Config{Ignition: ign.Ignition{Version: IgnitionV3_2}}
-	for _, f := range files {
-		// The config file as text, so that a changed value is a readable
-		// change of the MachineConfig; the scripts stay base64.
-		text := f.Path == nodescripts.ConfigPath(name)
-		cfg.Storage.Files = append(cfg.Storage.Files, file(f.Path, f.Mode, f.Contents, text, scripts))
+	// The config file as text, so that a changed value is a readable change
+	// of the MachineConfig; the scripts gzipped.
+	cfg.Storage.Files = append(cfg.Storage.Files,
+		file(nodescripts.ConfigPath(name), nodescripts.ConfigMode, ign.Resource{Source: ptr(textDataURL(conf))}))
+	for i, path := range nodescripts.ScriptPaths(name) {
+		cfg.Storage.Files = append(cfg.Storage.Files, file(path, nodescripts.ScriptMode, scripts[i]))
 	}
 	cfg.Systemd.Units = []ign.Unit{
 		enabledUnit(nodescripts.LoadUnit(name), loadUnit(name)),
@@ -103,19 +103,8 @@ func additionalModules(ms []ModuleSpec) []nodescripts.Module {
 	return out
 }
 
-// file is an Ignition file with its contents in a data: URL: text
-// ("data:,...", see textDataURL) when text is true; a node script gzipped
-// (its source in scripts, see scriptSources); anything else base64.
-func file(path string, mode int, contents []byte, text bool, scripts map[string]string) ign.File {
-	var res ign.Resource
-	switch src, isScript := scripts[string(contents)]; {
-	case text:
-		res.Source = ptr(textDataURL(contents))
-	case isScript:
-		res = ign.Resource{Source: ptr(src), Compression: ptr("gzip")}
-	default:
-		res.Source = ptr(scriptsource.DataURL(contents))
-	}
+// file is an Ignition file of the contents res, replacing what is there.
+func file(path string, mode int, res ign.Resource) ign.File {
 	return ign.File{
 		Node: ign.Node{Path: path, Overwrite: ptr(true)},
 		FileEmbedded1: ign.FileEmbedded1{
@@ -168,26 +157,27 @@ type gzippedScript struct {
 
 //go:generate go run gen_scripts.go
 
-// scriptSources maps each node script to its source. It fails when
-// scripts_gen.go does not match the embedded scripts (a script changed
+// scriptSources are the contents of the node scripts as the MachineConfig
+// carries them (gzipped), in the order of nodescripts.Scripts. It fails
+// when scripts_gen.go does not match the embedded scripts (a script changed
 // without `go generate`), rather than put old scripts into a MachineConfig;
 // a test fails on it first.
-var scriptSources = sync.OnceValues(func() (map[string]string, error) { return sourcesOf(nodescripts.Scripts(), gzippedScripts) })
+var scriptSources = sync.OnceValues(func() ([]ign.Resource, error) { return sourcesOf(nodescripts.Scripts(), gzippedScripts) })
 
-// sourcesOf maps each of scripts to the source of gz at its index, checking
-// that it was made from that script.
-func sourcesOf(scripts []string, gz []gzippedScript) (map[string]string, error) {
+// sourcesOf returns the contents of gz, checking that each was made from
+// the script at its index.
+func sourcesOf(scripts []string, gz []gzippedScript) ([]ign.Resource, error) {
 	if len(scripts) != len(gz) {
 		return nil, fmt.Errorf("%d node scripts but %d compressed ones: %s is stale (a day1kmod build bug: run go generate ./...)", len(scripts), len(gz), scriptsGenFile)
 	}
-	m := make(map[string]string, len(scripts))
+	m := make([]ign.Resource, len(scripts))
 	for i, s := range scripts {
 		// The checksum reads the script in place: []byte(s) would copy the
 		// scripts on every run.
 		if len(s) != gz[i].size || crc32.ChecksumIEEE(unsafe.Slice(unsafe.StringData(s), len(s))) != gz[i].crc32 {
 			return nil, fmt.Errorf("node script %d differs from its compressed form: %s is stale (a day1kmod build bug: run go generate ./...)", i, scriptsGenFile)
 		}
-		m[s] = gz[i].source
+		m[i] = ign.Resource{Source: ptr(gz[i].source), Compression: ptr("gzip")}
 	}
 	return m, nil
 }

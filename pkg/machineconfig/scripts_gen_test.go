@@ -96,8 +96,8 @@ func TestScriptSourcesValid(t *testing.T) {
 	for _, version := range SupportedIgnitionVersions {
 		t.Run(version, func(t *testing.T) {
 			cfg := ign.Config{Ignition: ign.Ignition{Version: IgnitionV3_2}}
-			for i, s := range nodescripts.Scripts() {
-				cfg.Storage.Files = append(cfg.Storage.Files, file(fmt.Sprintf("/day1kmod/script-%d", i), nodescripts.ScriptMode, []byte(s), false, sources))
+			for i, res := range sources {
+				cfg.Storage.Files = append(cfg.Storage.Files, file(fmt.Sprintf("/day1kmod/script-%d", i), nodescripts.ScriptMode, res))
 			}
 			checkEncodedConfig(t, cfg, version)
 		})

@@ -224,27 +224,31 @@ type Module struct {
 type File struct {
 	Path     string
 	Mode     int
-	Contents []byte
+	Contents string
 }
 
 // Scripts are the contents of the node scripts: the same for every
 // Day1KernelModule (only the config file differs).
 func Scripts() []string { return []string{Lib, Load, Pull, Fetch} }
 
+// ScriptPaths are where the node scripts of N are installed, in the order
+// of Scripts.
+func ScriptPaths(name string) []string {
+	return []string{LibPath(name), LoadPath(name), PullPath(name), FetchPath(name)}
+}
+
 // Files returns the config file and the scripts for c, in a fixed order:
-// config, lib, load, pull, fetch.
+// config, then the scripts in the order of Scripts.
 func Files(c Config) ([]File, error) {
 	conf, err := c.Render()
 	if err != nil {
 		return nil, err
 	}
-	return []File{
-		{Path: ConfigPath(c.Name), Mode: ConfigMode, Contents: conf},
-		{Path: LibPath(c.Name), Mode: ScriptMode, Contents: []byte(Lib)},
-		{Path: LoadPath(c.Name), Mode: ScriptMode, Contents: []byte(Load)},
-		{Path: PullPath(c.Name), Mode: ScriptMode, Contents: []byte(Pull)},
-		{Path: FetchPath(c.Name), Mode: ScriptMode, Contents: []byte(Fetch)},
-	}, nil
+	files := []File{{Path: ConfigPath(c.Name), Mode: ConfigMode, Contents: string(conf)}}
+	for i, s := range Scripts() {
+		files = append(files, File{Path: ScriptPaths(c.Name)[i], Mode: ScriptMode, Contents: s})
+	}
+	return files, nil
 }
 
 // The shapes Render accepts, the same as the RE_* patterns of lib.sh's

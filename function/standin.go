@@ -15,8 +15,8 @@ import (
 // base64: most of the output, and most of the time the YAML encoder takes,
 // which looks at every byte of a scalar and writes it a byte at a time. Such
 // a value reads the same in any YAML scalar style: it is written as a short
-// stand-in and put back, as it is, in the stream the encoder writes.
-// Golden tests hold the output byte for byte.
+// stand-in and put back, as it is, in the stream the encoder writes. The
+// tests hold the output to kyaml's own writer, byte for byte.
 
 // minStandIn is the shortest value worth a stand-in.
 const minStandIn = 1024

@@ -25,8 +25,8 @@ const (
 
 	localConfigAnnotation = "config.kubernetes.io/local-config"
 
-	mcAPIVersion = "machineconfiguration.openshift.io/v1"
-	mcKind       = "MachineConfig"
+	mcAPIVersion = machineconfig.APIVersion
+	mcKind       = machineconfig.Kind
 	mcpKind      = "MachineConfigPool"
 )
 

@@ -252,7 +252,7 @@ func Files(c Config) ([]File, error) {
 }
 
 // The shapes Render accepts, the same as the RE_* patterns of lib.sh's
-// check_config. The caller (mcproducer's Config.Validate, the one gate that
+// check_config. The caller (machineconfig's Config.Validate, the one gate that
 // tells the user what is wrong) checks every value more strictly first;
 // these are the format's own contract: every value stays on one line, free
 // of whitespace and shell metacharacters, and no name or parameter starts

@@ -189,12 +189,8 @@ func Execute(p fn.ResourceListProcessor, r io.Reader, w io.Writer) (fn.Results, 
 		// broken pipe or a mistake, never "nothing to do".
 		return nil, fmt.Errorf("the input is empty: expected a ResourceList (kind: %s) on stdin", kio.ResourceListKind)
 	}
-	// yaml.v3's encoder writes in pieces of 128 bytes: unbuffered, a
-	// MachineConfig would be some 400 writes to the pipe.
-	bw := bufio.NewWriterSize(w, 64<<10)
 	rw := &kio.ByteReadWriter{
 		Reader: bytes.NewReader(in),
-		Writer: bw,
 		// Leave the orchestrator's annotations as they are.
 		OmitReaderAnnotations: true,
 		KeepReaderAnnotations: true,
@@ -235,6 +231,9 @@ func Execute(p fn.ResourceListProcessor, r io.Reader, w io.Writer) (fn.Results, 
 	for _, it := range rl.Items {
 		out = append(out, it.MoveToResourceNode())
 	}
+	// yaml.v3's encoder writes in pieces of 128 bytes: unbuffered, a
+	// MachineConfig would be some 400 writes to the pipe.
+	bw := bufio.NewWriterSize(w, 64<<10)
 	pb := &putBack{w: bw, s: takeOut(out)}
 	rw.Writer = pb
 	if err := rw.Write(out); err != nil {

@@ -42,13 +42,16 @@ check() {
 	fi
 }
 eq() { [[ $1 == "$2" ]] || { echo "         got '$1', want '$2'" | tee -a "$SD/checks"; return 1; }; }
-lt() {
-	if [[ -n $1 && -n $2 ]] && awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; then
+# holds X OP Y: the numbers X and Y, both present, compare as OP says (an
+# awk operator: <, <=, >=).
+holds() {
+	if [[ -n $1 && -n $3 ]] && awk -v a="$1" -v b="$3" "BEGIN { exit !(a $2 b) }"; then
 		return 0
 	fi
-	echo "         '$1' < '$2' is false" | tee -a "$SD/checks"
+	echo "         '$1' $2 '$3' is false" | tee -a "$SD/checks"
 	return 1
 }
+lt() { holds "$1" '<' "$2"; }
 not() { ! "$@"; }
 contains() { [[ $1 == *"$2"* ]] || { echo "         '$1' does not contain '$2'" | tee -a "$SD/checks"; return 1; }; }
 lacks() { [[ $1 != *"$2"* ]] || { echo "         '$1' contains '$2'" | tee -a "$SD/checks"; return 1; }; }

@@ -158,56 +158,25 @@ kubelet_saw() { # N DUMMY: boot N's kubelet started and saw dummy as DUMMY
 after() {
 	lt "$(jts "$1" "$2")" "$(jts "$1" "$3")"
 }
-# after_by K REGEX_A REGEX_B SECS: REGEX_B's line is at least SECS after REGEX_A's.
-after_by() {
+# gap K REGEX_A REGEX_B: the seconds from boot K's first line matching
+# REGEX_A to its first matching REGEX_B; empty when either is missing.
+gap() {
 	local a b
 	a=$(jts "$1" "$2")
 	b=$(jts "$1" "$3")
-	if [[ -n $a && -n $b ]] && awk -v a="$a" -v b="$b" -v d="$4" 'BEGIN { exit !(b - a >= d) }'; then
-		return 0
-	fi
-	echo "         '$3' at '$b' s is not $4 s or more after '$2' at '$a' s" | tee -a "$SD/checks"
-	return 1
-}
-# within K REGEX_A REGEX_B SECS: REGEX_B's line is less than SECS after REGEX_A's.
-within() {
-	local a b
-	a=$(jts "$1" "$2")
-	b=$(jts "$1" "$3")
-	if [[ -n $a && -n $b ]] && awk -v a="$a" -v b="$b" -v d="$4" 'BEGIN { exit !(b - a < d) }'; then
-		return 0
-	fi
-	echo "         '$3' at '$b' s is not within $4 s of '$2' at '$a' s" | tee -a "$SD/checks"
-	return 1
-}
-# stop_secs K UNIT: how long boot K's shutdown took to stop UNIT ("Stopping"
-# to "Stopped" in the journal), in seconds; empty when it was not stopped.
-stop_secs() {
-	local a b
-	a=$(jts "$1" "Stopping $2")
-	b=$(jts "$1" "Stopped $2")
 	[[ -n $a && -n $b ]] && awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", b - a }'
 }
+# after_by K REGEX_A REGEX_B SECS: REGEX_B's line is at least SECS after REGEX_A's.
+after_by() { holds "$(gap "$1" "$2" "$3")" '>=' "$4"; }
+# within K REGEX_A REGEX_B SECS: REGEX_B's line is less than SECS after REGEX_A's.
+within() { holds "$(gap "$1" "$2" "$3")" '<' "$4"; }
+# stop_secs K UNIT: how long boot K's shutdown took to stop UNIT ("Stopping"
+# to "Stopped" in the journal), in seconds; empty when it was not stopped.
+stop_secs() { gap "$1" "Stopping $2" "Stopped $2"; }
 # stop_within K UNIT SECS: boot K's shutdown stopped UNIT in SECS or less.
-stop_within() {
-	local d
-	d=$(stop_secs "$1" "$2")
-	if [[ -n $d ]] && awk -v d="$d" -v m="$3" 'BEGIN { exit !(d <= m) }'; then
-		return 0
-	fi
-	echo "         stopping $2 took '$d' s, not $3 s or less" | tee -a "$SD/checks"
-	return 1
-}
+stop_within() { holds "$(stop_secs "$1" "$2")" '<=' "$3"; }
 # stop_over K UNIT SECS: boot K's shutdown took SECS or more to stop UNIT.
-stop_over() {
-	local d
-	d=$(stop_secs "$1" "$2")
-	if [[ -n $d ]] && awk -v d="$d" -v m="$3" 'BEGIN { exit !(d >= m) }'; then
-		return 0
-	fi
-	echo "         stopping $2 took '$d' s, not $3 s or more" | tee -a "$SD/checks"
-	return 1
-}
+stop_over() { holds "$(stop_secs "$1" "$2")" '>=' "$3"; }
 # shutdown_secs K: how long boot K's shutdown took, from its request (logind's
 # "System is rebooting/powering down", else the first unit stopping) to the
 # boot's last journal line.
